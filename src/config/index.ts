@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/** Thrown when the environment holds an invalid value; the message names the key. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+// Every key the service reads. Empty strings count as "not set" (see loadConfig).
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: LogLevel.default('info'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional(),
+  DATA_DIR: z.string().default('./data'),
+  EMBEDDED_MONGO_PORT: z.coerce.number().int().min(0).max(65535).default(27018),
+  FERRETDB_BINARY: z.string().optional(),
+  SECRET_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 base64 characters (openssl rand -base64 32)')
+    .optional(),
+  RESCORE_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(1000),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
+  CORS_ORIGINS: csv.default([]),
+  API_TOKENS: csv.default([]),
+});
+
+export type Env = z.input<typeof Env>;
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: z.infer<typeof LogLevel>;
+  readonly mongo: {
+    readonly uri: string | undefined;
+    readonly embeddedPort: number;
+    readonly ferretdbBinary: string | undefined;
+  };
+  readonly dataDir: string;
+  readonly secretKey: string | undefined;
+  readonly rescoreBatchSize: number;
+  readonly shutdownTimeoutMs: number;
+  readonly corsOrigins: readonly string[];
+  readonly apiTokens: readonly string[];
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/**
+ * Reads and validates configuration from an environment map (process.env at the entry point).
+ * Throws ConfigError naming every bad key.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const known = Object.keys(Env.shape);
+  const input: Record<string, string> = {};
+  for (const key of known) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = Env.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    mongo: { uri: e.MONGODB_URI, embeddedPort: e.EMBEDDED_MONGO_PORT, ferretdbBinary: e.FERRETDB_BINARY },
+    dataDir: e.DATA_DIR,
+    secretKey: e.SECRET_KEY,
+    rescoreBatchSize: e.RESCORE_BATCH_SIZE,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    corsOrigins: e.CORS_ORIGINS,
+    apiTokens: e.API_TOKENS,
+  });
+}

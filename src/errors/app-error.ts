@@ -1,0 +1,68 @@
+import { ErrorCodes, type ErrorKind } from './codes';
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** Overrides the HTTP status of the code (e.g. 504 for a Clair timeout). */
+  httpStatus?: number;
+}
+
+/**
+ * An error the API answers with its own code. `message` is the human-readable text that becomes
+ * the envelope's `data`; for 5xx codes it must already be safe to show (no secrets, no driver text).
+ */
+export class AppError extends Error {
+  readonly code: number;
+  readonly httpStatus: number;
+  readonly messageName: string;
+  readonly isOperational = true;
+
+  constructor(kind: ErrorKind, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    const entry = ErrorCodes[kind];
+    this.name = kind;
+    this.code = entry.code;
+    this.messageName = entry.name;
+    this.httpStatus = options.httpStatus ?? entry.httpStatus;
+  }
+}
+
+export class ScannerError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('ScannerError', message, options);
+  }
+}
+export class RegistryError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('RegistryError', message, options);
+  }
+}
+export class ParameterError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('ParameterError', message, options);
+  }
+}
+export class NotFoundError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('NotFoundError', message, options);
+  }
+}
+export class DatabaseError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('DatabaseError', message, options);
+  }
+}
+export class ConflictError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('ConflictError', message, options);
+  }
+}
+export class AuthError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('AuthError', message, options);
+  }
+}
+export class InternalError extends AppError {
+  constructor(message = 'internal error', options?: AppErrorOptions) {
+    super('InternalError', message, options);
+  }
+}

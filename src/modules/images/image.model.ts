@@ -1,0 +1,56 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { LEVELS } from '../../domain/severity';
+
+export const SCAN_STATUSES = ['pending', 'scanning', 'done', 'failed'] as const;
+export type ScanStatus = (typeof SCAN_STATUSES)[number];
+
+/** Fields the image lists may be sorted by (besides the per-level counts). */
+export const IMAGE_SORT_FIELDS = ['created_at', 'updated_at', 'score', 'image', 'tag', ...LEVELS] as const;
+
+const counts = Object.fromEntries(LEVELS.map((l) => [l, { type: Number, default: 0 }])) as Record<
+  (typeof LEVELS)[number],
+  { type: NumberConstructor; default: number }
+>;
+
+/**
+ * One tag of one image in one registry, for one platform. Tags that share a digest share the
+ * digest's findings; the counts, package count and score are copied here so that lists can be
+ * sorted and filtered from indexes alone.
+ */
+const imageSchema = new Schema(
+  {
+    /** Registry key `host:port`. */
+    repository: { type: String, required: true },
+    image: { type: String, required: true },
+    tag: { type: String, required: true },
+    platform: { type: String, required: true, default: 'linux/amd64' },
+    /** Digest of the platform image manifest (what Clair indexes). */
+    digest: { type: String, default: null },
+    /** Digest the tag points at (an index/list digest for multi-platform tags). */
+    tagDigest: { type: String, default: null },
+    namespace: { type: String, default: null },
+    ...counts,
+    packages: { type: Number, default: 0 },
+    score: { type: Number, default: null },
+    scanStatus: { type: String, enum: SCAN_STATUSES, default: 'pending' },
+    scanError: { type: String, default: null },
+    /** False once the tag disappeared from the registry (kept, not deleted). */
+    present: { type: Boolean, default: true },
+    /** First and last completed scan (the seed's created_at / updated_at). */
+    created_at: { type: Date, default: null },
+    updated_at: { type: Date, default: null },
+  },
+  { timestamps: { createdAt: 'discoveredAt', updatedAt: 'modifiedAt' }, versionKey: false },
+);
+
+imageSchema.index({ repository: 1, image: 1, tag: 1, platform: 1 }, { unique: true });
+imageSchema.index({ digest: 1 });
+// One index per sort field, with and without the registry filter, so every list is index-served.
+for (const field of ['created_at', 'updated_at', 'score', 'image', 'tag', ...LEVELS]) {
+  imageSchema.index({ repository: 1, [field]: 1, _id: 1 });
+  imageSchema.index({ [field]: 1, _id: 1 });
+}
+
+export type ImageDoc = InferSchemaType<typeof imageSchema> & { _id: mongoose.Types.ObjectId };
+
+export const ImageModel = mongoose.model('Image', imageSchema, 'images');

@@ -1,0 +1,2 @@
+export { scoreRouter, registerScoreOpenApi } from './score.router';
+export * as scoreService from './score.service';

@@ -1,0 +1,121 @@
+import 'dotenv/config';
+import type { Server } from 'node:http';
+import path from 'node:path';
+import { createApp } from './app';
+import { ConfigError, loadConfig, type Config } from './config';
+import { connectMongo, disconnectMongo, redactUri } from './db/mongo';
+import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded';
+import { createLogger, type Logger } from './logger';
+
+export interface Running {
+  server: Server;
+  config: Config;
+  logger: Logger;
+  embedded: EmbeddedMongo | null;
+  stop(reason?: string): Promise<void>;
+}
+
+type CleanupTask = { label: string; run: () => Promise<unknown> | unknown };
+
+/**
+ * Starts the service: config → MongoDB (MONGODB_URI, else an embedded server under DATA_DIR) →
+ * HTTP on PORT. Returns a handle whose stop() is idempotent and bounded by SHUTDOWN_TIMEOUT_MS.
+ */
+export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Running> {
+  const config = loadConfig(env);
+  const logger = createLogger(config.logLevel);
+  const cleanup: CleanupTask[] = [];
+
+  let embedded: EmbeddedMongo | null = null;
+  let uri = config.mongo.uri;
+  if (!uri) {
+    const dataDir = path.resolve(config.dataDir);
+    embedded = await startEmbeddedMongo({
+      dataDir,
+      port: config.mongo.embeddedPort,
+      log: logger,
+      ferretdbBinary: config.mongo.ferretdbBinary,
+    });
+    uri = embedded.uri;
+    logger.info(
+      { server: embedded.kind, uri: redactUri(uri), dataDir: embedded.dataDir },
+      `MONGODB_URI is not set: started an embedded ${embedded.kind === 'ferretdb' ? 'FerretDB (MongoDB-compatible, SQLite)' : 'MongoDB'} server keeping its data in ${embedded.dataDir}`,
+    );
+    const e = embedded;
+    cleanup.push({ label: 'embedded database', run: () => e.stop() });
+  }
+  const dbName = embedded ? 'vulnscan' : undefined;
+  await connectMongo(uri, logger, { dbName });
+  cleanup.unshift({ label: 'mongodb connection', run: () => disconnectMongo() });
+
+  const app = createApp({ config, logger });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (reason = 'stop') => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'shutting down');
+      // Stop accepting; in-flight requests finish; idle keep-alive sockets close (Node >= 19).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const force = setTimeout(() => server.closeAllConnections(), Math.max(config.shutdownTimeoutMs - 2000, 500));
+      await closed;
+      clearTimeout(force);
+      for (const task of cleanup) {
+        try {
+          await task.run();
+        } catch (err) {
+          logger.error({ err, task: task.label }, 'cleanup task failed');
+        }
+      }
+      logger.info('stopped');
+      logger.flush();
+    })();
+    return stopping;
+  };
+
+  return { server, config, logger, embedded, stop };
+}
+
+/** Entry point: signals stop the service gracefully; fatal errors exit 1. */
+async function main(): Promise<void> {
+  let running: Running;
+  try {
+    running = await start();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+    } else {
+      process.stderr.write(`failed to start: ${(err as Error).message}\n`);
+    }
+    process.exit(1);
+  }
+  const { logger, config } = running;
+  const shutdown = (signal: string) => {
+    const hard = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    hard.unref();
+    running.stop(signal).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection; shutting down');
+    running.stop('unhandledRejection').finally(() => process.exit(1));
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception; shutting down');
+    running.stop('uncaughtException').finally(() => process.exit(1));
+  });
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,32 @@
+import { Writable } from 'node:stream';
+import { createApp } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger, type Logger } from '../../src/logger';
+
+/** Captures every log line the app writes, for assertions on logs. */
+export class LogCapture extends Writable {
+  lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.lines.push(...chunk.toString().split('\n').filter(Boolean));
+    cb();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+  records(): Array<Record<string, unknown>> {
+    return this.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+/** createApp with a test config (overrides as env keys) and a captured logger. */
+export function buildTestApp(env: Record<string, string> = {}): {
+  app: ReturnType<typeof createApp>;
+  config: Config;
+  logger: Logger;
+  logs: LogCapture;
+} {
+  const config = loadConfig({ LOG_LEVEL: 'info', ...env });
+  const logs = new LogCapture();
+  const logger = createLogger(config.logLevel, logs);
+  return { app: createApp({ config, logger }), config, logger, logs };
+}
