@@ -1,4 +1,7 @@
-/** Two tiers: unit (no database) and integration (real MongoDB-compatible server, real processes). */
+/**
+ * Three tiers: unit (no database), integration (real MongoDB-compatible server, real processes) and
+ * e2e (additionally a real Clair v4 on PostgreSQL, started by test/e2e/global-setup.ts).
+ */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
 /** @type {import('jest').Config} */
@@ -18,6 +21,15 @@ module.exports = {
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
       slowTestThreshold: 30,
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+      globalSetup: '<rootDir>/test/e2e/global-setup.ts',
+      globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
+      slowTestThreshold: 60,
     },
   ],
   testTimeout: 60000,
