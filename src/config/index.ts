@@ -34,6 +34,17 @@ const Env = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
   CORS_ORIGINS: csv.default([]),
   API_TOKENS: csv.default([]),
+  CLAIR_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://clair:6060' })
+    .default('http://127.0.0.1:6060'),
+  CLAIR_VERSION: z.enum(['v4', 'v2']).default('v4'),
+  CLAIR_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  CLAIR_INDEX_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(600_000),
+  CLAIR_PSK: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, "must be base64 (the auth.psk.key of Clair's config)")
+    .optional(),
+  CLAIR_PSK_ISSUER: z.string().min(1).default('vulnscan'),
 });
 
 export type Env = z.input<typeof Env>;
@@ -53,6 +64,14 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly corsOrigins: readonly string[];
   readonly apiTokens: readonly string[];
+  readonly clair: {
+    readonly url: string;
+    readonly version: 'v4' | 'v2';
+    readonly timeoutMs: number;
+    readonly indexTimeoutMs: number;
+    /** Clair v4 PSK authentication; undefined when CLAIR_PSK is not set. */
+    readonly psk: { readonly key: string; readonly issuer: string } | undefined;
+  };
 }
 
 function deepFreeze<T>(o: T): T {
@@ -91,5 +110,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
     apiTokens: e.API_TOKENS,
+    clair: {
+      url: e.CLAIR_URL.replace(/\/+$/, ''),
+      version: e.CLAIR_VERSION,
+      timeoutMs: e.CLAIR_TIMEOUT_MS,
+      indexTimeoutMs: e.CLAIR_INDEX_TIMEOUT_MS,
+      psk: e.CLAIR_PSK ? { key: e.CLAIR_PSK, issuer: e.CLAIR_PSK_ISSUER } : undefined,
+    },
   });
 }

@@ -31,3 +31,29 @@ describe('loadConfig', () => {
     expect(loadConfig({ API_TOKENS: ' a , b,,' }).apiTokens).toEqual(['a', 'b']);
   });
 });
+
+describe('loadConfig: Clair', () => {
+  it('When no Clair key is set, then v4 on 127.0.0.1:6060 with 30 s / 10 min timeouts and no PSK', () => {
+    expect(loadConfig({}).clair).toEqual({
+      url: 'http://127.0.0.1:6060',
+      version: 'v4',
+      timeoutMs: 30000,
+      indexTimeoutMs: 600000,
+      psk: undefined,
+    });
+  });
+
+  it('When CLAIR_PSK is set, then the PSK carries the issuer (default vulnscan) and a trailing slash is dropped', () => {
+    const c = loadConfig({ CLAIR_URL: 'http://clair:6060/', CLAIR_PSK: 'c2VjcmV0', CLAIR_VERSION: 'v2' }).clair;
+    expect(c.url).toBe('http://clair:6060');
+    expect(c.version).toBe('v2');
+    expect(c.psk).toEqual({ key: 'c2VjcmV0', issuer: 'vulnscan' });
+  });
+
+  it('When Clair keys are invalid, then the error names each of them', () => {
+    const load = () => loadConfig({ CLAIR_URL: 'ftp://clair', CLAIR_VERSION: 'v3', CLAIR_PSK: 'not base64!' });
+    expect(load).toThrow(/CLAIR_URL: must be an http\(s\) URL/);
+    expect(load).toThrow(/CLAIR_VERSION/);
+    expect(load).toThrow(/CLAIR_PSK: must be base64/);
+  });
+});
