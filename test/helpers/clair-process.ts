@@ -36,13 +36,22 @@ const PG = {
   user: process.env.CLAIR_TEST_PGUSER || 'postgres',
 };
 
-function psql(sql: string, database = 'postgres'): void {
+/**
+ * Runs one SQL statement as the PostgreSQL superuser, bounded: DROP DATABASE waits until every
+ * backend on the server has absorbed a signal barrier, and one stuck backend (a client that stopped
+ * reading) makes it wait forever. statement_timeout cancels the wait; the process timeout backs it up.
+ */
+function psql(sql: string, database = 'postgres', timeoutMs = 30_000): void {
   const r = spawnSync(
     'psql',
     ['-h', PG.host, '-p', PG.port, '-U', PG.user, '-d', database, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', sql],
-    { encoding: 'utf8', env: { ...process.env, PGCONNECT_TIMEOUT: '5' } },
+    {
+      encoding: 'utf8',
+      timeout: timeoutMs + 5_000,
+      env: { ...process.env, PGCONNECT_TIMEOUT: '5', PGOPTIONS: `-c statement_timeout=${timeoutMs}` },
+    },
   );
-  if (r.error) throw new Error(`psql is not installed or failed to start: ${r.error.message}`);
+  if (r.error) throw new Error(`psql failed to run (${sql.slice(0, 60)}): ${r.error.message}`);
   if (r.status !== 0)
     throw new Error(
       `psql failed (${sql.slice(0, 60)}): ${r.stderr.trim()} — is PostgreSQL running on ${PG.host}:${PG.port} with trust auth for ${PG.user}?`,
@@ -70,7 +79,14 @@ export async function startClair(opts: ClairProcessOptions = {}): Promise<ClairP
   const database = `clair_test_${randomBytes(5).toString('hex')}`;
   psql(`CREATE DATABASE ${database}`);
   psql('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"', database);
-  const dropDatabase = () => psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  const dropDatabase = () => {
+    try {
+      psql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`, 'postgres', 15_000);
+    } catch (e) {
+      // A leftover database must not fail or hang the run; say how to remove it.
+      process.stderr.write(`[clair] could not drop database ${database}: ${(e as Error).message.split('\n')[0]}\n`);
+    }
+  };
 
   const dir = mkdtempSync(path.join(tmpdir(), 'vulnscan-clair-'));
   const [apiPort, introPort] = [await freePort(), await freePort()];
@@ -117,11 +133,8 @@ export async function startClair(opts: ClairProcessOptions = {}): Promise<ClairP
   const stop = async () => {
     await stopProcess(child);
     log.end();
-    try {
-      dropDatabase();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    dropDatabase();
+    rmSync(dir, { recursive: true, force: true });
   };
 
   try {
