@@ -1,21 +1,34 @@
 import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
-import { ok } from './http/envelope';
 import type { AppDeps } from './http/deps';
 import { errorHandler } from './http/middleware/error-handler';
+import { httpMetrics } from './http/middleware/metrics';
 import { notFound } from './http/middleware/not-found';
 import { requestLog } from './http/middleware/request-log';
+import { captureRoutePattern } from './http/middleware/route-pattern';
 import { buildOpenApiDocument } from './http/openapi';
 import { mountRoutes } from './http/routes';
+import { collectProcessMetrics } from './metrics';
+import { opsRouter } from './modules/ops';
 
 export type { AppDeps };
 
 /** Builds the Express app without listening, so tests drive it with supertest. */
 export function createApp(deps: AppDeps): Express {
+  const { logger } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  app.use(requestLog(deps.logger));
+  collectProcessMetrics();
+
+  // Route capture and metrics see every request; the request log gives every reply an X-Request-Id.
+  app.use(captureRoutePattern);
+  app.use(httpMetrics);
+  app.use(requestLog(logger));
+
+  // Probes and the Prometheus scraper stay outside /api and need no token.
+  app.use(opsRouter(deps));
+
   // 1 MB bodies; larger ones and invalid JSON reach the error handler as 5003.
   app.use(express.json({ limit: '1mb' }));
 
@@ -24,9 +37,6 @@ export function createApp(deps: AppDeps): Express {
     res.json(openapi);
   });
   app.use('/api/docs', swaggerUi.serve, swaggerUi.setup(openapi));
-  app.get('/healthz', (_req, res) => {
-    res.json(ok({ status: 'alive' }));
-  });
 
   mountRoutes(app, deps);
   app.use(notFound);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from '../../logger';
+import { matchedRoute, pathOf } from './route-pattern';
 
 // A client-sent id is reused only when it is short and plain, so it cannot forge log lines.
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -42,7 +43,5 @@ export function requestLog(logger: Logger) {
 
 /** The matched Express route pattern (e.g. /api/score), else the path without its query. */
 export function routeOf(req: IncomingMessage): string {
-  const r = req as IncomingMessage & { baseUrl?: string; route?: { path?: string }; originalUrl?: string };
-  if (r.route?.path) return `${r.baseUrl ?? ''}${r.route.path}`;
-  return (r.originalUrl ?? r.url ?? '').split('?')[0];
+  return matchedRoute(req) ?? pathOf(req);
 }
