@@ -5,4 +5,6 @@ import type { Logger } from '../logger';
 export interface AppDeps {
   config: Config;
   logger: Logger;
+  /** Resolves true when Clair answers; /readyz reports it (null without it) and never fails on it. */
+  clairPing?: () => Promise<boolean>;
 }

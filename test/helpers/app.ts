@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createApp } from '../../src/app';
+import { createApp, type AppDeps } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger, type Logger } from '../../src/logger';
 
@@ -18,8 +18,11 @@ export class LogCapture extends Writable {
   }
 }
 
-/** createApp with a test config (overrides as env keys) and a captured logger. */
-export function buildTestApp(env: Record<string, string> = {}): {
+/** createApp with a test config (overrides as env keys), a captured logger and optional clients. */
+export function buildTestApp(
+  env: Record<string, string> = {},
+  clients: Omit<Partial<AppDeps>, 'config' | 'logger'> = {},
+): {
   app: ReturnType<typeof createApp>;
   config: Config;
   logger: Logger;
@@ -28,5 +31,5 @@ export function buildTestApp(env: Record<string, string> = {}): {
   const config = loadConfig({ LOG_LEVEL: 'info', ...env });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
-  return { app: createApp({ config, logger }), config, logger, logs };
+  return { app: createApp({ config, logger, ...clients }), config, logger, logs };
 }
