@@ -103,6 +103,41 @@ export function nextLink(link: string | undefined, requestUrl: string): string |
 }
 
 /**
+ * Turns a transport failure (DNS, refused, TLS, reset, timeout) into a RegistryError a person can act on.
+ * `where` is the registry key, `url` the URL that failed (maybe the token server's).
+ */
+export function transportError(err: unknown, url: string, where: string, timeoutMs: number): RegistryError {
+  const e = err as AxiosError & { code?: string };
+  const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
+  const msg = e.message ?? String(err);
+  const host = (() => {
+    try {
+      return new URL(url).host;
+    } catch {
+      return where;
+    }
+  })();
+  let reason: string;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = `cannot resolve host ${host.replace(/:\d+$/, "")}`;
+  else if (code === 'ECONNREFUSED')
+    reason = `connection refused by ${host} (is the registry running and the port right?)`;
+  else if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || /timeout/i.test(msg))
+    reason = `no answer from ${host} within ${timeoutMs} ms (timeout)`;
+  else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') reason = `host ${host} is unreachable`;
+  else if (
+    url.startsWith('https:') &&
+    (/wrong version number|packet length too long|http request/i.test(msg) || code === 'ERR_SSL_WRONG_VERSION_NUMBER')
+  )
+    reason = `TLS handshake failed: ${host} does not speak https on this port (set isHttps to false?)`;
+  else if (code && TLS_CODES.has(code)) reason = `TLS handshake failed: ${msg} (self-signed? set skipTlsVerify)`;
+  else if (url.startsWith('http:') && (code === 'ECONNRESET' || /socket hang up/i.test(msg)))
+    reason = `${host} closed the connection on a plain http request (is it an https port? set isHttps to true)`;
+  else if (code === 'ECONNRESET') reason = `${host} reset the connection`;
+  else reason = `request to ${host} failed: ${code ?? msg}`;
+  return new RegistryError(`registry ${where}: ${reason}`, { cause: err });
+}
+
+/**
  * Creates a Docker Registry HTTP API v2 client for one registry: open, htpasswd (Basic) or
  * bearer-token auth, learned from the registry's challenge. Every method throws RegistryError (5002)
  * with an actionable reason, or NotFoundError (5004) for an unknown repository, tag or digest.
@@ -129,38 +164,6 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     headers: { 'User-Agent': 'vulnscan' },
   });
 
-  /** Turns a transport failure into a RegistryError a person can act on. */
-  function transportError(err: unknown, url: string): RegistryError {
-    const e = err as AxiosError & { code?: string };
-    const code = e.code ?? (e.cause as { code?: string } | undefined)?.code;
-    const msg = e.message ?? String(err);
-    const host = (() => {
-      try {
-        return new URL(url).host;
-      } catch {
-        return where;
-      }
-    })();
-    let reason: string;
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = `cannot resolve host ${new URL(url).hostname}`;
-    else if (code === 'ECONNREFUSED')
-      reason = `connection refused by ${host} (is the registry running and the port right?)`;
-    else if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || /timeout/i.test(msg))
-      reason = `no answer from ${host} within ${opts.timeoutMs} ms (timeout)`;
-    else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') reason = `host ${host} is unreachable`;
-    else if (
-      url.startsWith('https:') &&
-      (/wrong version number|packet length too long|http request/i.test(msg) || code === 'ERR_SSL_WRONG_VERSION_NUMBER')
-    )
-      reason = `TLS handshake failed: ${host} does not speak https on this port (set isHttps to false?)`;
-    else if (code && TLS_CODES.has(code)) reason = `TLS handshake failed: ${msg} (self-signed? set skipTlsVerify)`;
-    else if (url.startsWith('http:') && (code === 'ECONNRESET' || /socket hang up/i.test(msg)))
-      reason = `${host} closed the connection on a plain http request (is it an https port? set isHttps to true)`;
-    else if (code === 'ECONNRESET') reason = `${host} reset the connection`;
-    else reason = `request to ${host} failed: ${code ?? msg}`;
-    return new RegistryError(`registry ${where}: ${reason}`, { cause: err });
-  }
-
   /** One HTTP exchange, logged once at debug (method, URL without credentials, status, duration). */
   async function send(
     method: 'GET' | 'HEAD',
@@ -175,7 +178,7 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     try {
       res = await ax.request<Buffer>({ method, url, headers: h, signal: AbortSignal.timeout(opts.timeoutMs + 1000) });
     } catch (err) {
-      const e = transportError(err, url);
+      const e = transportError(err, url, where, opts.timeoutMs);
       (opts.logger ?? ctx.log).debug(
         { method, url: safeUrl(url), ms: Date.now() - started, error: e.message },
         'registry call failed',
