@@ -5,6 +5,7 @@ import { buildImage, insertImages } from '../factories/image.factory';
 import { buildTestApp } from '../helpers/app';
 import { freePort, startRegistry, type RegistryProcess } from '../helpers/registry-process';
 import { useTestDb } from '../helpers/test-db';
+import { startTokenServer, type TokenServer } from '../helpers/token-server';
 
 useTestDb();
 
@@ -12,17 +13,28 @@ const SECRET = 'S3cr3t-p4ss-never-shown';
 
 let open: RegistryProcess;
 let basic: RegistryProcess;
+let tokenReg: RegistryProcess;
+let tokens: TokenServer;
 let closedPort: number;
 
 beforeAll(async () => {
-  [open, basic, closedPort] = await Promise.all([
+  tokens = await startTokenServer({ username: 'alice', password: SECRET });
+  [open, basic, tokenReg, closedPort] = await Promise.all([
     startRegistry(),
     startRegistry({ htpasswd: { username: 'alice', password: SECRET } }),
+    startRegistry({
+      token: {
+        realm: tokens.realm,
+        service: tokens.service,
+        issuer: tokens.issuer,
+        rootCertBundle: tokens.rootCertBundle,
+      },
+    }),
     freePort(),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([open?.stop(), basic?.stop()]);
+  await Promise.all([open?.stop(), basic?.stop(), tokenReg?.stop(), tokens?.stop()]);
 });
 
 function app(env: Record<string, string> = {}) {
@@ -93,6 +105,19 @@ describe('POST /api/repository', () => {
       .send({ repository: '127.0.0.1', port: basic.port, isAuth: true, username: 'alice', passwd: 'wrong' });
     expect(res.body.data.isConnect).toBe(false);
     expect(res.body.data.connectError).toMatch(/refused the credentials of user "alice"/);
+  });
+
+  it('When a token-auth registry is added, then the right password connects and a wrong one names the token server', async () => {
+    const { app: a } = app();
+    const good = await request(a)
+      .post('/api/repository')
+      .send({ repository: '127.0.0.1', port: tokenReg.port, isAuth: true, username: 'alice', passwd: SECRET });
+    expect(good.body.data).toMatchObject({ isConnect: true, connectError: null });
+    const bad = await request(a)
+      .post('/api/repository')
+      .send({ repository: 'localhost', port: tokenReg.port, isAuth: true, username: 'alice', passwd: 'wrong' });
+    expect(bad.body.data.isConnect).toBe(false);
+    expect(bad.body.data.connectError).toMatch(/token server .* refused the credentials of user "alice"/);
   });
 
   it('When the same host and port is added twice, then 5006/409', async () => {
@@ -339,10 +364,9 @@ describe('?repository= (DELETE, PUT as connection test)', () => {
     expect(await ImageModel.countDocuments({ repository: `127.0.0.1:${open.port}` })).toBe(0);
     expect(await ImageModel.countDocuments({ repository: `localhost:${open.port}` })).toBe(1);
     const list = await request(a).get('/api/repository');
-    expect(list.body.data.map((r: { key: string }) => r.key).sort()).toEqual([
-      `localhost:${closedPort}`,
-      `localhost:${open.port}`,
-    ]);
+    expect(list.body.data.map((r: { key: string }) => r.key).sort()).toEqual(
+      [`localhost:${closedPort}`, `localhost:${open.port}`].sort(),
+    );
   });
 
   it('When PUT has both ?repository= and a body, then 5003', async () => {

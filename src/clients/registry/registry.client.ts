@@ -118,7 +118,7 @@ export function transportError(err: unknown, url: string, where: string, timeout
     }
   })();
   let reason: string;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = `cannot resolve host ${host.replace(/:\d+$/, "")}`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = `cannot resolve host ${host.replace(/:\d+$/, '')}`;
   else if (code === 'ECONNREFUSED')
     reason = `connection refused by ${host} (is the registry running and the port right?)`;
   else if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || /timeout/i.test(msg))
