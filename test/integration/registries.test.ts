@@ -235,6 +235,20 @@ describe('PUT /api/repository (update)', () => {
     expect(tested.body.data).toMatchObject({ isConnect: true, name: 'n6' });
   });
 
+  it('When the console sends back the registry it read, then the update succeeds and keeps the password', async () => {
+    const { app: a } = app();
+    await request(a)
+      .post('/api/repository')
+      .send({ repository: '127.0.0.1', port: basic.port, isAuth: true, username: 'alice', passwd: SECRET });
+    const [read] = (await request(a).get('/api/repository')).body.data;
+    const res = await request(a)
+      .put('/api/repository')
+      .send({ ...read, name: 'roundtrip', isHttps: false });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ name: 'roundtrip', passwd: '******', key: read.key });
+    expect((await request(a).put('/api/repository?repository=roundtrip')).body.data.isConnect).toBe(true);
+  });
+
   it('When a new wrong password is sent, then the re-test shows the credentials were refused', async () => {
     const { app: a } = app();
     await request(a)

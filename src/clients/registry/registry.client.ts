@@ -363,24 +363,27 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
 
   const repoScope = (name: string) => [`repository:${name}:pull`];
 
+  /** `GET /v2/` with the auth exchange; a 404 or an HTML page means this is not a registry. */
+  async function ping(ctx: Ctx): Promise<void> {
+    const res = await call({ url: '/v2/', scopes: [], ctx });
+    if (res.status === 200) {
+      const type = headerOf(res, 'content-type') ?? '';
+      if (!headerOf(res, 'docker-distribution-api-version') && /text\/html/i.test(type))
+        throw new RegistryError(`registry ${where}: answered an HTML page on /v2/; this is not a Docker registry`);
+      return;
+    }
+    if (res.status === 404)
+      throw new RegistryError(
+        `registry ${where}: answered 404 on /v2/; this is not a Docker registry (wrong host or port?)`,
+      );
+    if (res.status === 403) throw new RegistryError(`registry ${where}: access denied on /v2/ (HTTP 403)`);
+    throw new RegistryError(`registry ${where}: answered HTTP ${res.status} on /v2/; not a Docker Registry v2 API`);
+  }
+
   return {
     target,
 
-    async ping(ctx) {
-      const res = await call({ url: '/v2/', scopes: [], ctx });
-      if (res.status === 200) {
-        const type = headerOf(res, 'content-type') ?? '';
-        if (!headerOf(res, 'docker-distribution-api-version') && /text\/html/i.test(type))
-          throw new RegistryError(`registry ${where}: answered an HTML page on /v2/; this is not a Docker registry`);
-        return;
-      }
-      if (res.status === 404)
-        throw new RegistryError(
-          `registry ${where}: answered 404 on /v2/; this is not a Docker registry (wrong host or port?)`,
-        );
-      if (res.status === 403) throw new RegistryError(`registry ${where}: access denied on /v2/ (HTTP 403)`);
-      throw new RegistryError(`registry ${where}: answered HTTP ${res.status} on /v2/; not a Docker Registry v2 API`);
-    },
+    ping,
 
     listRepositories(ctx) {
       return paged(
@@ -477,7 +480,7 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     },
 
     async pullHeaders(name, ctx, minValiditySeconds = 300): Promise<Record<string, string>> {
-      if (auth.kind === 'unknown') await this.ping(ctx);
+      if (auth.kind === 'unknown') await ping(ctx);
       const current = auth as AuthState;
       if (current.kind === 'basic' && target.credentials)
         return { Authorization: basicAuthorization(target.credentials.username, target.credentials.password) };

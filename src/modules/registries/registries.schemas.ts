@@ -93,7 +93,13 @@ export const UpdateRegistry = z
     _id: ObjectIdString.optional(),
     repository: Host.optional(),
     port: Port.optional(),
+    // Read-only fields of a reply, accepted and ignored so a console can send back what it read.
     __v: z.number().optional(),
+    key: z.string().max(300).optional(),
+    connectError: z.string().max(2000).nullable().optional(),
+    lastTestedAt: z.string().max(64).nullable().optional(),
+    createdAt: z.string().max(64).optional(),
+    updatedAt: z.string().max(64).optional(),
   })
   .strict()
   .refine((b) => b._id !== undefined || (b.repository !== undefined && b.port !== undefined), {
