@@ -397,3 +397,12 @@ async function RegistryReset(): Promise<void> {
     .db!.collection('registries')
     .updateMany({}, { $set: { isConnect: false, connectError: 'x' } });
 }
+
+describe('OpenAPI', () => {
+  it('When the document is served, then /api/repository lists GET, POST, PUT and DELETE', async () => {
+    const { app: a } = app();
+    const res = await request(a).get('/api/openapi.json');
+    expect(Object.keys(res.body.paths['/api/repository']).sort()).toEqual(['delete', 'get', 'post', 'put']);
+    expect(res.body.components.schemas.Registry).toBeDefined();
+  });
+});
