@@ -146,6 +146,16 @@ describe('POST /api/repository', () => {
     expect(await mongoose.connection.db!.collection('registries').countDocuments()).toBe(3);
   });
 
+  it('When two creates with the same alias race, then exactly one wins and the other gets 5006', async () => {
+    const { app: a } = app();
+    const replies = await Promise.all([
+      request(a).post('/api/repository').send({ repository: '127.0.0.5', port: closedPort, name: 'race' }),
+      request(a).post('/api/repository').send({ repository: '127.0.0.6', port: closedPort, name: 'race' }),
+    ]);
+    expect(replies.map((r) => r.body.code).sort()).toEqual([0, 5006]);
+    expect(await mongoose.connection.db!.collection('registries').countDocuments({ name: 'race' })).toBe(1);
+  });
+
   const bad: Array<[string, Record<string, unknown>, RegExp]> = [
     ['no repository', { port: 5000 }, /body\.repository/],
     [
