@@ -44,6 +44,8 @@ export interface RegistryClientOptions {
   logger?: Logger;
   /** Page size asked of `_catalog` and `tags/list` (the registry may clamp it). */
   pageSize?: number;
+  /** Keep connections open between calls (default true); one-off clients such as connection tests pass false. */
+  keepAlive?: boolean;
 }
 
 type AuthState =
@@ -158,8 +160,12 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     validateStatus: () => true,
     maxRedirects: 5,
     maxContentLength: 64 * 1024 * 1024,
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: !target.skipTlsVerify }),
+    httpAgent: new http.Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: 16 }),
+    httpsAgent: new https.Agent({
+      keepAlive: opts.keepAlive ?? true,
+      maxSockets: 16,
+      rejectUnauthorized: !target.skipTlsVerify,
+    }),
     proxy: false,
     headers: { 'User-Agent': 'vulnscan' },
   });

@@ -143,7 +143,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     try {
-      const client = createRegistryClient(targetOf(doc), { timeoutMs: deps.testTimeoutMs });
+      const client = createRegistryClient(targetOf(doc), { timeoutMs: deps.testTimeoutMs, keepAlive: false });
       await Promise.race([
         client.ping(ctx),
         new Promise<never>((_, reject) => {
