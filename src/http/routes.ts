@@ -1,6 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Express } from 'express';
 import { registerOpsOpenApi } from '../modules/ops';
+import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
 import type { AppDeps } from './deps';
 
@@ -10,10 +11,12 @@ import type { AppDeps } from './deps';
  */
 export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
+  app.use('/api/repository', registriesRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
 export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerOpsOpenApi,
   registerScoreOpenApi,
+  registerRegistriesOpenApi,
 ];
