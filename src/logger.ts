@@ -30,6 +30,13 @@ export const REDACT_PATHS = [
   'headers.Authorization',
   'config.headers.Authorization',
   'config.auth',
+  // Registry client targets and outbound request headers.
+  'credentials',
+  '*.credentials',
+  '*.*.credentials',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'passwdEnc',
 ];
 
 export type { Logger };

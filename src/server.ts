@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { connectMongo, disconnectMongo, redactUri } from './db/mongo';
 import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded';
 import { createLogger, type Logger } from './logger';
+import { secretBoxFromConfig } from './crypto/secret-box';
 
 export interface Running {
   server: Server;
@@ -48,7 +49,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   await connectMongo(uri, logger, { dbName });
   cleanup.unshift({ label: 'mongodb connection', run: () => disconnectMongo() });
 
-  const app = createApp({ config, logger });
+  const secretBox = secretBoxFromConfig({ secretKey: config.secretKey, dataDir: path.resolve(config.dataDir) }, logger);
+  const app = createApp({ config, logger, secretBox });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

@@ -30,6 +30,8 @@ const Env = z.object({
     .string()
     .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 base64 characters (openssl rand -base64 32)')
     .optional(),
+  REGISTRY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300000).default(10000),
+  REGISTRY_TEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(5000),
   RESCORE_BATCH_SIZE: z.coerce.number().int().min(1).max(10000).default(1000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
   CORS_ORIGINS: csv.default([]),
@@ -60,6 +62,12 @@ export interface Config {
   };
   readonly dataDir: string;
   readonly secretKey: string | undefined;
+  readonly registry: {
+    /** Timeout of every call to a registry (and its token server). */
+    readonly timeoutMs: number;
+    /** Bound of the connection test run on create and on PUT ?repository=. */
+    readonly testTimeoutMs: number;
+  };
   readonly rescoreBatchSize: number;
   readonly shutdownTimeoutMs: number;
   readonly corsOrigins: readonly string[];
@@ -106,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mongo: { uri: e.MONGODB_URI, embeddedPort: e.EMBEDDED_MONGO_PORT, ferretdbBinary: e.FERRETDB_BINARY },
     dataDir: e.DATA_DIR,
     secretKey: e.SECRET_KEY,
+    registry: { timeoutMs: e.REGISTRY_TIMEOUT_MS, testTimeoutMs: e.REGISTRY_TEST_TIMEOUT_MS },
     rescoreBatchSize: e.RESCORE_BATCH_SIZE,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,

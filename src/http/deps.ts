@@ -1,8 +1,15 @@
 import type { Config } from '../config';
+import type { SecretBox } from '../crypto/secret-box';
 import type { Logger } from '../logger';
 
 /** What createApp needs; later modules add their clients here. */
 export interface AppDeps {
   config: Config;
   logger: Logger;
+  /** Resolves true when Clair answers; /readyz reports it (null without it) and never fails on it. */
+  clairPing?: () => Promise<boolean>;
+  /** Encrypts registry passwords; when absent, built from SECRET_KEY (or DATA_DIR/secret.key). */
+  secretBox?: SecretBox;
+  /** Called after a registry was created (fire-and-forget), e.g. to start its first discovery. */
+  onRegistryCreated?: (key: string) => void;
 }

@@ -1,12 +1,22 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Express } from 'express';
+import { registerOpsOpenApi } from '../modules/ops';
+import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
 import type { AppDeps } from './deps';
 
-/** Mounts every module router under /api. Order: routers, then (in app.ts) the JSON 404 and the error handler. */
+/**
+ * Mounts every module router under /api. Order: (in app.ts) the ops endpoints and the /api token
+ * check, then these routers, then the JSON 404 and the error handler.
+ */
 export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
+  app.use('/api/repository', registriesRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
-export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [registerScoreOpenApi];
+export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
+  registerOpsOpenApi,
+  registerScoreOpenApi,
+  registerRegistriesOpenApi,
+];

@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { createApp } from '../../src/app';
+import { createApp, type AppDeps } from '../../src/app';
+import { createSecretBox } from '../../src/crypto/secret-box';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger, type Logger } from '../../src/logger';
 
@@ -18,8 +19,14 @@ export class LogCapture extends Writable {
   }
 }
 
-/** createApp with a test config (overrides as env keys) and a captured logger. */
-export function buildTestApp(env: Record<string, string> = {}): {
+/** A fixed key, so tests never write DATA_DIR/secret.key. */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 7);
+
+/** createApp with a test config (overrides as env keys), a captured logger and optional clients/hooks. */
+export function buildTestApp(
+  env: Record<string, string> = {},
+  clients: Omit<Partial<AppDeps>, 'config' | 'logger'> = {},
+): {
   app: ReturnType<typeof createApp>;
   config: Config;
   logger: Logger;
@@ -28,5 +35,6 @@ export function buildTestApp(env: Record<string, string> = {}): {
   const config = loadConfig({ LOG_LEVEL: 'info', ...env });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
-  return { app: createApp({ config, logger }), config, logger, logs };
+  const deps: AppDeps = { config, logger, secretBox: createSecretBox(TEST_SECRET_KEY), ...clients };
+  return { app: createApp(deps), config, logger, logs };
 }

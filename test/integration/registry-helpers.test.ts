@@ -19,9 +19,9 @@ describe('test helpers: real registry and image push', () => {
       { digest: amd.digest, size: size(amd), platform: { os: 'linux', architecture: 'amd64' } },
       { digest: arm.digest, size: size(arm), platform: { os: 'linux', architecture: 'arm64' } },
     ]);
-    const catalog = await (await fetch(`${reg.url}/v2/_catalog`)).json();
+    const catalog = (await (await fetch(`${reg.url}/v2/_catalog`)).json()) as { repositories: string[] };
     expect(catalog.repositories).toEqual(['demo/app']);
-    const tags = await (await fetch(`${reg.url}/v2/demo/app/tags/list`)).json();
+    const tags = (await (await fetch(`${reg.url}/v2/demo/app/tags/list`)).json()) as { tags: string[] };
     expect(tags.tags.sort()).toEqual(['1.0', 'multi']);
     const head = await fetch(`${reg.url}/v2/demo/app/manifests/multi`, {
       method: 'HEAD',

@@ -67,6 +67,24 @@ describe('PUT /api/score', () => {
     });
   });
 
+  it("When a weight change leaves an image's score as it was, then that image is not rewritten", async () => {
+    const { app } = buildTestApp();
+    await insertImages([
+      buildImage({ image: 'low-only', low: 2, packages: 10, score: (2 * 3) / (10 * 10) }),
+      buildImage({ image: 'has-unknown', unknown: 4, packages: 10, score: (4 * 1) / (10 * 10) }),
+    ]);
+    const before = Object.fromEntries(
+      (await ImageModel.find({}, { image: 1, modifiedAt: 1 }).lean()).map((d) => [d.image, d.modifiedAt?.getTime()]),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    await request(app).put('/api/score').send({ unknown: 2 });
+    const after = await ImageModel.find({}, { image: 1, modifiedAt: 1, score: 1 }).lean();
+    const byName = Object.fromEntries(after.map((d) => [d.image, d]));
+    expect(byName['low-only'].modifiedAt?.getTime()).toBe(before['low-only']);
+    expect(byName['has-unknown'].score).toBe((4 * 2) / (10 * 10));
+    expect(byName['has-unknown'].modifiedAt?.getTime()).toBeGreaterThan(before['has-unknown']!);
+  });
+
   const badBodies: Array<[string, unknown, RegExp]> = [
     ['a string weight', { high: '9' }, /body\.high: must be a number/],
     ['a negative weight', { low: -1 }, /body\.low: must be between 0 and 1000/],

@@ -2,7 +2,7 @@
 // development and tests. It wraps the embeddable package because `go install` of upstream's
 // cmd/ferretdb panics at start (build/version/version.txt is not in the published module).
 //
-// Usage: ferretdb -listen 127.0.0.1:27017 -data ./data/ferretdb
+// Usage: ferretdb -listen 127.0.0.1:27017 -data ./data/ferretdb [-postgresql-url postgres://127.0.0.1:5432/db]
 // Prints "READY mongodb://..." on stdout once it accepts connections; stops on SIGINT/SIGTERM.
 package main
 
@@ -25,6 +25,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on (port 0 picks a free one)")
 	data := flag.String("data", "./data/ferretdb", "directory holding the SQLite databases")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	pgURL := flag.String("postgresql-url", "", "use the PostgreSQL backend at this URL instead of SQLite (e.g. postgres://127.0.0.1:5432/ferretdb)")
 	flag.Parse()
 
 	dir, err := filepath.Abs(*data)
@@ -42,12 +43,18 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
+	cfg := &ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + strings.TrimSuffix(dir, "/") + "/",
-	})
+	}
+	if *pgURL != "" {
+		cfg.Handler = "postgresql"
+		cfg.PostgreSQLURL = *pgURL
+		cfg.SQLiteURL = ""
+	}
+	f, err := ferretdb.New(cfg)
 	if err != nil {
 		fail(err)
 	}

@@ -4,17 +4,19 @@ import { LEVELS } from '../../domain/severity';
 import type { Ctx } from '../../http/context';
 import { ImageModel, type ImageDoc } from './image.model';
 
-const COUNT_FIELDS = Object.fromEntries([...LEVELS, 'packages'].map((f) => [f, 1]));
+const COUNT_FIELDS = Object.fromEntries([...LEVELS, 'packages', 'score'].map((f) => [f, 1]));
 
 /**
  * Recomputes the score of every scanned image with `weights`, streaming the images with a cursor
  * and writing in unordered bulkWrite batches, so memory stays flat whatever the collection size.
- * Returns the number of images re-scored. Throws what the driver throws (translated at the edge).
+ * Images whose score does not change are not written (a change to a weight no image uses, or one
+ * that leaves the largest weight alone for images without that level, writes little).
+ * Returns the number of images whose score changed. Throws what the driver throws (translated at the edge).
  */
 export async function rescoreAll(weights: Weights, batchSize: number, ctx: Ctx): Promise<number> {
   const started = Date.now();
   const cursor = ImageModel.find({ score: { $ne: null } }, COUNT_FIELDS)
-    .lean<Pick<ImageDoc, '_id' | 'packages' | (typeof LEVELS)[number]>>()
+    .lean<Pick<ImageDoc, '_id' | 'packages' | 'score' | (typeof LEVELS)[number]>>()
     .batchSize(batchSize)
     .cursor();
   let ops: AnyBulkWriteOperation[] = [];
@@ -27,11 +29,12 @@ export async function rescoreAll(weights: Weights, batchSize: number, ctx: Ctx):
   };
   for await (const img of cursor) {
     const score = computeScore(img, img.packages ?? 0, weights);
+    if (score === img.score) continue;
     ops.push({ updateOne: { filter: { _id: img._id }, update: { $set: { score } } } });
     total++;
     if (ops.length >= batchSize) await flush();
   }
   await flush();
-  ctx.log.info({ images: total, ms: Date.now() - started }, 'images re-scored');
+  ctx.log.info({ changed: total, ms: Date.now() - started }, 'images re-scored');
   return total;
 }

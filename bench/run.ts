@@ -1,0 +1,23 @@
+import { benchDb, report } from './lib';
+import { scoreBench } from './score.bench';
+
+// npm run bench [-- suite...]; BENCH_IMAGES sets the image count (default 100000).
+async function main(): Promise<void> {
+  const images = Number(process.env.BENCH_IMAGES || 100_000);
+  const suites = process.argv.slice(2);
+  const want = (name: string) => suites.length === 0 || suites.includes(name);
+  const db = await benchDb(`bench_${Date.now()}`);
+  report('database', db.server);
+  try {
+    if (want('score')) await scoreBench(images);
+  } finally {
+    const mongoose = (await import('mongoose')).default;
+    await mongoose.connection.dropDatabase().catch(() => undefined);
+    await db.close();
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

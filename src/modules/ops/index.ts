@@ -1,0 +1,2 @@
+export { opsRouter, registerOpsOpenApi } from './ops.router';
+export * as opsService from './ops.service';

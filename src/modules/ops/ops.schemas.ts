@@ -1,0 +1,14 @@
+import { z } from 'zod';
+
+/** GET /healthz: the process is alive (it answers without touching the database). */
+export const Health = z.object({ status: z.literal('alive') }).meta({ id: 'Health', example: { status: 'alive' } });
+export type Health = z.infer<typeof Health>;
+
+/** GET /readyz: the database answered a ping; `clair` is informative (null when no Clair is wired). */
+export const Readiness = z
+  .object({
+    database: z.boolean(),
+    clair: z.boolean().nullable().meta({ description: 'Clair answered; null when no Clair client is configured' }),
+  })
+  .meta({ id: 'Readiness', example: { database: true, clair: true } });
+export type Readiness = z.infer<typeof Readiness>;
