@@ -52,10 +52,12 @@ function psql(sql: string, database = 'postgres', timeoutMs = 30_000): void {
     },
   );
   if (r.error) throw new Error(`psql failed to run (${sql.slice(0, 60)}): ${r.error.message}`);
-  if (r.status !== 0)
-    throw new Error(
-      `psql failed (${sql.slice(0, 60)}): ${r.stderr.trim()} — is PostgreSQL running on ${PG.host}:${PG.port} with trust auth for ${PG.user}?`,
-    );
+  if (r.status !== 0) {
+    const hint = /statement timeout/.test(r.stderr)
+      ? 'another session keeps it waiting (see docs/testing.md, "DROP DATABASE hung")'
+      : `is PostgreSQL running on ${PG.host}:${PG.port} with trust auth for ${PG.user}?`;
+    throw new Error(`psql failed (${sql.slice(0, 60)}): ${r.stderr.trim()} — ${hint}`);
+  }
 }
 
 function tail(file: string, lines = 30): string {
