@@ -15,5 +15,7 @@ export default async function globalSetup(): Promise<void> {
       `start ${clair.timings.start} ms, import ${clair.timings.import} ms\n`,
   );
   process.env.CLAIR_TEST_URL = clair.url;
+  // Tests that need a Clair of their own (another config) may start one: binaries and PostgreSQL are here.
+  process.env.CLAIR_TEST_LOCAL = '1';
   (globalThis as { __TEST_CLAIR__?: ClairProcess }).__TEST_CLAIR__ = clair;
 }
