@@ -19,12 +19,27 @@ export function hubErrorText(body: unknown): string | undefined {
  * Docker Hub has no catalog: repositories of each configured namespace and their tags come from Hub's
  * API, anonymously (public repositories only); pulls and token auth stay with the v2 client.
  */
-export function createDockerhubLister(options: DockerhubOptions, timeoutMs: number, politeness: Politeness): ImageLister {
+export function createDockerhubLister(
+  options: DockerhubOptions,
+  timeoutMs: number,
+  politeness: Politeness,
+): ImageLister {
   const pageSize = options.pageSize ?? 100;
   const base = (options.apiUrl ?? 'https://hub.docker.com').replace(/\/+$/, '');
-  const http = createVendorHttp({ vendor: 'Docker Hub', baseURL: base, timeoutMs, politeness, errorText: hubErrorText });
+  const http = createVendorHttp({
+    vendor: 'Docker Hub',
+    baseURL: base,
+    timeoutMs,
+    politeness,
+    errorText: hubErrorText,
+  });
 
-  async function* follow<T>(ctx: Ctx, first: string, schema: z.ZodType<{ next?: string | null; results: T[] }>, what: string) {
+  async function* follow<T>(
+    ctx: Ctx,
+    first: string,
+    schema: z.ZodType<{ next?: string | null; results: T[] }>,
+    what: string,
+  ) {
     let url = first;
     const seen = new Set<string>();
     for (;;) {
@@ -45,7 +60,12 @@ export function createDockerhubLister(options: DockerhubOptions, timeoutMs: numb
     async *listImages(ctx: Ctx): AsyncIterable<ListedImage> {
       for (const ns of options.namespaces) {
         const nsPath = `/v2/namespaces/${encodeURIComponent(ns)}/repositories`;
-        for await (const repo of follow(ctx, `${nsPath}?${query({ page_size: pageSize })}`, RepoPage, 'a repository page')) {
+        for await (const repo of follow(
+          ctx,
+          `${nsPath}?${query({ page_size: pageSize })}`,
+          RepoPage,
+          'a repository page',
+        )) {
           const tagsUrl = `${nsPath}/${encodeURIComponent(repo.name)}/tags?${query({ page_size: pageSize })}`;
           const tags: string[] = [];
           for await (const t of follow(ctx, tagsUrl, TagPage, 'a tag page')) tags.push(t.name);

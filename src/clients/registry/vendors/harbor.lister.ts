@@ -7,7 +7,9 @@ import { basicAuthOf, createVendorHttp, originOf, query, type Politeness } from 
 const Projects = z.array(z.object({ name: z.string() }));
 const Repositories = z.array(z.object({ name: z.string() }));
 const Artifacts = z.array(z.object({ tags: z.array(z.object({ name: z.string() })).nullish() }));
-const HarborErrors = z.object({ errors: z.array(z.object({ code: z.string().optional(), message: z.string() })).min(1) });
+const HarborErrors = z.object({
+  errors: z.array(z.object({ code: z.string().optional(), message: z.string() })).min(1),
+});
 
 export function harborErrorText(body: unknown): string | undefined {
   const p = HarborErrors.safeParse(body);
@@ -43,9 +45,20 @@ export function createHarborLister(
     errorText: harborErrorText,
   });
 
-  async function* pages<T>(ctx: Ctx, path: string, extra: Record<string, string>, schema: z.ZodType<T[]>, what: string) {
+  async function* pages<T>(
+    ctx: Ctx,
+    path: string,
+    extra: Record<string, string>,
+    schema: z.ZodType<T[]>,
+    what: string,
+  ) {
     for (let page = 1; ; page++) {
-      const { data, headers } = await http.get(ctx, `${path}?${query({ ...extra, page, page_size: pageSize })}`, schema, what);
+      const { data, headers } = await http.get(
+        ctx,
+        `${path}?${query({ ...extra, page, page_size: pageSize })}`,
+        schema,
+        what,
+      );
       yield* data;
       if (data.length < pageSize || !hasNext(headers.link)) return;
     }

@@ -38,9 +38,7 @@ export const SwrOptions = z.strictObject({
   apiUrl: ApiUrl,
   namespace: Name,
   name: Name.optional(),
-  category: z
-    .enum(['app_server', 'linux', 'framework_app', 'database', 'lang', 'other', 'windows', 'arm'])
-    .optional(),
+  category: z.enum(['app_server', 'linux', 'framework_app', 'database', 'lang', 'other', 'windows', 'arm']).optional(),
   token: z.string().min(1).max(16384).optional(),
   ...Common,
 });
@@ -87,7 +85,8 @@ export function validateKindOptions<K extends RegistryKind>(kind: K, options: un
   const schema = KindOptionsSchemas[kind] as unknown as z.ZodType<KindOptionsMap[K]>;
   if (!schema) throw new ParameterError(`kind: must be one of ${RegistryKind.options.join(', ')}`);
   const result = schema.safeParse(options ?? {}, {
-    error: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? `required for kind ${kind}` : undefined),
+    error: (issue) =>
+      issue.code === 'invalid_type' && issue.input === undefined ? `required for kind ${kind}` : undefined,
   });
   if (result.success) return result.data;
   const message = result.error.issues

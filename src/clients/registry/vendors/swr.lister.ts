@@ -19,7 +19,9 @@ export function swrErrorText(body: unknown): string | undefined {
 }
 
 /** `Content-Range: offset-count/total` (swr_02_0034). */
-export function parseContentRange(header: string | undefined): { offset: number; count: number; total: number } | undefined {
+export function parseContentRange(
+  header: string | undefined,
+): { offset: number; count: number; total: number } | undefined {
   const m = /^\s*(\d+)-(\d+)\/(\d+)\s*$/.exec(header ?? '');
   return m ? { offset: Number(m[1]), count: Number(m[2]), total: Number(m[3]) } : undefined;
 }

@@ -91,7 +91,8 @@ export function createVendorHttp(opts: VendorHttpOptions): VendorHttp {
     const where = `${opts.baseURL}`;
     if (isAxiosError(e)) {
       const code = e.code ?? '';
-      if (code === 'ECONNREFUSED') return new RegistryError(`${vendor} refused the connection at ${where}`, { cause: e });
+      if (code === 'ECONNREFUSED')
+        return new RegistryError(`${vendor} refused the connection at ${where}`, { cause: e });
       if (code === 'ECONNABORTED' || code === 'ETIMEDOUT')
         return new RegistryError(`${vendor} did not answer GET ${url} within ${opts.timeoutMs} ms`, { cause: e });
       if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
@@ -115,10 +116,14 @@ export function createVendorHttp(opts: VendorHttpOptions): VendorHttp {
         }
         ctx.log.debug({ vendor, url, status: res.status, ms: Date.now() - started }, 'vendor list call');
         const headers: Record<string, string | undefined> = {};
-        for (const [k, v] of Object.entries(res.headers ?? {})) headers[k.toLowerCase()] = v == null ? undefined : String(v);
+        for (const [k, v] of Object.entries(res.headers ?? {}))
+          headers[k.toLowerCase()] = v == null ? undefined : String(v);
 
         if (res.status === 429 && attempt < politeness.maxRetries) {
-          const wait = Math.min(retryAfterMs(headers['retry-after']) ?? 1000 * 2 ** attempt, politeness.maxRetryAfterMs);
+          const wait = Math.min(
+            retryAfterMs(headers['retry-after']) ?? 1000 * 2 ** attempt,
+            politeness.maxRetryAfterMs,
+          );
           ctx.log.warn({ vendor, url, waitMs: wait, attempt: attempt + 1 }, 'vendor rate limit, waiting');
           await sleep(wait);
           continue;

@@ -75,7 +75,11 @@ function fakeBkrepo(projectId: string, repoName: string, packages: Pkg[]) {
     const key = url.searchParams.get('packageKey');
     const pkg = packages.find((p) => p.key === key);
     if (!pkg) return envelope(res, 404, 251023, `package [${key}] not found`, null);
-    return pageOf(res, url, pkg.versions.map((name) => ({ name, size: 1024, downloads: 0, stageTag: [], metadata: {} })));
+    return pageOf(
+      res,
+      url,
+      pkg.versions.map((name) => ({ name, size: 1024, downloads: 0, stageTag: [], metadata: {} })),
+    );
   };
 }
 
@@ -119,7 +123,9 @@ describe('bk-repo lister', () => {
       '/repository/api/package/page/proj/docker-local?pageNumber=2&pageSize=2',
       '/repository/api/package/page/proj/docker-local?pageNumber=3&pageSize=2',
     ]);
-    expect(urls).toContain('/repository/api/version/page/proj/docker-local?packageKey=docker%3A%2F%2Fteam%2Fapp&pageNumber=3&pageSize=2');
+    expect(urls).toContain(
+      '/repository/api/version/page/proj/docker-local?packageKey=docker%3A%2F%2Fteam%2Fapp&pageNumber=3&pageSize=2',
+    );
     expect(urls.some((u) => u.includes('helm'))).toBe(false);
   });
 
@@ -180,7 +186,11 @@ describe('bk-repo lister', () => {
     fake = await startFakeHttpServer(fakeBkrepo('proj', 'docker-local', PACKAGES));
     const auth = { Authorization: `Basic ${Buffer.from(`${USER}:${PASS}`).toString('base64')}` };
     const get = async (n: number) =>
-      (await (await fetch(`${fake.baseUrl}/repository/api/package/page/proj/docker-local?pageNumber=${n}&pageSize=2`, { headers: auth })).json()) as {
+      (await (
+        await fetch(`${fake.baseUrl}/repository/api/package/page/proj/docker-local?pageNumber=${n}&pageSize=2`, {
+          headers: auth,
+        })
+      ).json()) as {
         data: { records: { key: string }[] };
       };
 

@@ -15,7 +15,12 @@ function fakeHub(base: () => string, data: Record<string, Record<string, string[
     if (!Number.isInteger(size) || size < 1 || size > 100) return sendJson(res, 400, { message: 'invalid page_size' });
     const paged = (items: { name: string }[]) => {
       const next = page * size < items.length ? `${base()}${url.pathname}?page=${page + 1}&page_size=${size}` : null;
-      sendJson(res, 200, { count: items.length, next, previous: null, results: items.slice((page - 1) * size, page * size) });
+      sendJson(res, 200, {
+        count: items.length,
+        next,
+        previous: null,
+        results: items.slice((page - 1) * size, page * size),
+      });
     };
     let m = /^\/v2\/namespaces\/([^/]+)\/repositories$/.exec(url.pathname);
     if (m?.[1]) {
@@ -72,7 +77,9 @@ describe('Docker Hub lister', () => {
     const err = await collect(lister({ namespaces: ['ghost'] }).listImages(testCtx())).catch((e) => e);
 
     expect(err.code).toBe(5002);
-    expect(err.message).toBe('Docker Hub answered 404 to GET /v2/namespaces/ghost/repositories?page_size=2: object not found');
+    expect(err.message).toBe(
+      'Docker Hub answered 404 to GET /v2/namespaces/ghost/repositories?page_size=2: object not found',
+    );
   });
 
   it('When `next` points to another host, then the lister stops with a 5002 instead of following it', async () => {
@@ -101,7 +108,12 @@ describe('Docker Hub lister', () => {
     fake = await startFakeHttpServer((req, res, url) => {
       if (!limited) {
         limited = true;
-        return sendJson(res, 429, { message: 'too many requests' }, { 'Retry-After': new Date(Date.now() + 1500).toUTCString() });
+        return sendJson(
+          res,
+          429,
+          { message: 'too many requests' },
+          { 'Retry-After': new Date(Date.now() + 1500).toUTCString() },
+        );
       }
       return inner(req, res, url);
     });

@@ -43,7 +43,8 @@ function page<T>(req: IncomingMessage, res: ServerResponse, url: URL, items: T[]
   const links: string[] = [];
   const path = url.pathname;
   const rest = [...url.searchParams].filter(([k]) => k !== 'page' && k !== 'page_size');
-  const link = (n: number) => `<${path}?${new URLSearchParams([...rest, ['page', String(n)], ['page_size', String(size)]])}>`;
+  const link = (n: number) =>
+    `<${path}?${new URLSearchParams([...rest, ['page', String(n)], ['page_size', String(size)]])}>`;
   if (p > 1) links.push(`${link(p - 1)}; rel="prev"`);
   if (p * size < items.length) links.push(`${link(p + 1)}; rel="next"`);
   const headers: Record<string, string> = { 'X-Total-Count': String(items.length) };
@@ -55,15 +56,27 @@ function page<T>(req: IncomingMessage, res: ServerResponse, url: URL, items: T[]
 function fakeHarbor(data: HarborData) {
   return (req: IncomingMessage, res: ServerResponse, url: URL) => {
     const creds = basicCredentials(req);
-    if (!creds || creds.user !== USER || creds.pass !== PASS) return harborError(res, 401, 'UNAUTHORIZED', 'unauthorized');
+    if (!creds || creds.user !== USER || creds.pass !== PASS)
+      return harborError(res, 401, 'UNAUTHORIZED', 'unauthorized');
     // Route on the raw target: Harbor's router splits before decoding, as Go's mux does with RawPath.
     const raw = (req.url ?? '').split('?')[0] ?? '';
-    if (raw === '/api/v2.0/projects') return page(req, res, url, data.projects.map((name, i) => ({ project_id: i + 1, name })));
+    if (raw === '/api/v2.0/projects')
+      return page(
+        req,
+        res,
+        url,
+        data.projects.map((name, i) => ({ project_id: i + 1, name })),
+      );
     let m = /^\/api\/v2\.0\/projects\/([^/]+)\/repositories$/.exec(raw);
     if (m?.[1]) {
       const p = decodeURIComponent(m[1]);
       if (!data.projects.includes(p)) return harborError(res, 404, 'NOT_FOUND', `project ${p} not found`);
-      return page(req, res, url, (data.repos[p] ?? []).map((name, i) => ({ id: i + 1, name })));
+      return page(
+        req,
+        res,
+        url,
+        (data.repos[p] ?? []).map((name, i) => ({ id: i + 1, name })),
+      );
     }
     m = /^\/api\/v2\.0\/projects\/([^/]+)\/repositories\/([^/]+)\/artifacts$/.exec(raw);
     if (m?.[1] && m[2]) {
@@ -205,7 +218,12 @@ describe('Harbor lister', () => {
     fake = await startFakeHttpServer((req, res, url) => {
       if (!limited) {
         limited = true;
-        return sendJson(res, 429, { errors: [{ code: 'TOO_MANY_REQUESTS', message: 'slow down' }] }, { 'Retry-After': '1' });
+        return sendJson(
+          res,
+          429,
+          { errors: [{ code: 'TOO_MANY_REQUESTS', message: 'slow down' }] },
+          { 'Retry-After': '1' },
+        );
       }
       return inner(req, res, url);
     });
@@ -219,7 +237,9 @@ describe('Harbor lister', () => {
   });
 
   it('When Harbor keeps answering 429, then the retries are bounded and a 5002 says so', async () => {
-    fake = await startFakeHttpServer((_req, res) => sendJson(res, 429, { errors: [{ code: 'TOO_MANY', message: 'slow' }] }, { 'Retry-After': '0' }));
+    fake = await startFakeHttpServer((_req, res) =>
+      sendJson(res, 429, { errors: [{ code: 'TOO_MANY', message: 'slow' }] }, { 'Retry-After': '0' }),
+    );
 
     const err = await collect(lister().listImages(testCtx())).catch((e) => e);
 

@@ -1,8 +1,4 @@
-import {
-  createImageLister,
-  RegistryKind,
-  validateKindOptions,
-} from '../../../../src/clients/registry/vendors';
+import { createImageLister, RegistryKind, validateKindOptions } from '../../../../src/clients/registry/vendors';
 import { retryAfterMs } from '../../../../src/clients/registry/vendors/vendor-http';
 
 const target = { host: 'registry.example.com', port: 443, isHttps: true };
@@ -64,16 +60,21 @@ describe('createImageLister', () => {
     expect(createImageLister({ kind: 'registry', options: {}, target, timeoutMs: 1000 })).toBeNull();
   });
 
-  it.each(['harbor', 'swr', 'bkrepo', 'dockerhub'] as const)('When kind %s has valid options, then a lister comes back', (kind) => {
-    const options = {
-      harbor: {},
-      swr: { apiUrl: 'https://swr-api.example.com', namespace: 'team', token: 't' },
-      bkrepo: { projectId: 'p', repoName: 'r' },
-      dockerhub: { namespaces: ['library'] },
-    }[kind];
+  it.each(['harbor', 'swr', 'bkrepo', 'dockerhub'] as const)(
+    'When kind %s has valid options, then a lister comes back',
+    (kind) => {
+      const options = {
+        harbor: {},
+        swr: { apiUrl: 'https://swr-api.example.com', namespace: 'team', token: 't' },
+        bkrepo: { projectId: 'p', repoName: 'r' },
+        dockerhub: { namespaces: ['library'] },
+      }[kind];
 
-    expect(createImageLister({ kind, options, target, timeoutMs: 1000 })).toEqual({ listImages: expect.any(Function) });
-  });
+      expect(createImageLister({ kind, options, target, timeoutMs: 1000 })).toEqual({
+        listImages: expect.any(Function),
+      });
+    },
+  );
 
   it('When the options are invalid, then creating the lister is a 5003', () => {
     const e = messageOf(() => createImageLister({ kind: 'bkrepo', options: {}, target, timeoutMs: 1000 }));

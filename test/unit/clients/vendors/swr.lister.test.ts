@@ -18,7 +18,16 @@ interface SwrRepo {
 }
 
 const TOKEN = 'iam-token';
-const FILTER_KEYS = new Set(['center', 'namespace', 'name', 'category', 'offset', 'limit', 'order_column', 'order_type']);
+const FILTER_KEYS = new Set([
+  'center',
+  'namespace',
+  'name',
+  'category',
+  'offset',
+  'limit',
+  'order_column',
+  'order_type',
+]);
 
 function badRequest(res: ServerResponse, message: string): void {
   sendJson(res, 400, { errorCode: 'SVCSTG.SWR.4001114', errorMessage: message });
@@ -28,13 +37,15 @@ function fakeSwr(repos: SwrRepo[]) {
   return (req: IncomingMessage, res: ServerResponse, url: URL) => {
     if (req.headers['x-auth-token'] !== TOKEN)
       return sendJson(res, 401, { error_code: 'APIGW.0301', error_msg: 'Incorrect IAM authentication information' });
-    if (url.pathname !== '/v2/manage/repos') return sendJson(res, 404, { errorCode: 'SVCSTG.SWR.4040000', errorMessage: 'not found' });
+    if (url.pathname !== '/v2/manage/repos')
+      return sendJson(res, 404, { errorCode: 'SVCSTG.SWR.4040000', errorMessage: 'not found' });
     const filter = url.searchParams.get('filter');
     if (!filter) return badRequest(res, 'at least one filter parameter is required');
     const f = new Map<string, string>();
     for (const part of filter.split('|')) {
       const m = /^([a-z_]+)::(.*)$/.exec(part);
-      if (!m?.[1] || m[2] === undefined || !FILTER_KEYS.has(m[1]) || f.has(m[1])) return badRequest(res, `invalid filter part: ${part}`);
+      if (!m?.[1] || m[2] === undefined || !FILTER_KEYS.has(m[1]) || f.has(m[1]))
+        return badRequest(res, `invalid filter part: ${part}`);
       f.set(m[1], m[2]);
     }
     if (f.has('offset') !== f.has('limit')) return badRequest(res, 'offset and limit must be sent together');
@@ -146,14 +157,19 @@ describe('Huawei SWR lister', () => {
     const err = await collect(lister({}, 'expired').listImages(testCtx())).catch((e) => e);
 
     expect(err.code).toBe(5002);
-    expect(err.message).toBe('Huawei SWR refused the credentials (401): APIGW.0301 Incorrect IAM authentication information');
+    expect(err.message).toBe(
+      'Huawei SWR refused the credentials (401): APIGW.0301 Incorrect IAM authentication information',
+    );
   });
 
   it('When there is neither a token nor registry credentials, then creating the lister is a 5003 naming options.token', async () => {
     fake = await startFakeHttpServer(fakeSwr(REPOS));
 
     expect(() => lister({}, null)).toThrow(
-      expect.objectContaining({ code: 5003, message: 'options.token: required for kind swr when the registry has no credentials' }),
+      expect.objectContaining({
+        code: 5003,
+        message: 'options.token: required for kind swr when the registry has no credentials',
+      }),
     );
   });
 
@@ -171,7 +187,13 @@ describe('Huawei SWR lister', () => {
     const inner = fakeSwr(REPOS);
     fake = await startFakeHttpServer((req, res, url) => {
       calls += 1;
-      if (calls === 2) return sendJson(res, 429, { error_code: 'APIGW.0308', error_msg: 'The throttling threshold has been reached' }, { 'Retry-After': '1' });
+      if (calls === 2)
+        return sendJson(
+          res,
+          429,
+          { error_code: 'APIGW.0308', error_msg: 'The throttling threshold has been reached' },
+          { 'Retry-After': '1' },
+        );
       return inner(req, res, url);
     });
     const started = Date.now();
@@ -184,12 +206,16 @@ describe('Huawei SWR lister', () => {
   });
 
   it('When SWR answers 500, then the 5002 carries SWR own message', async () => {
-    fake = await startFakeHttpServer((_req, res) => sendJson(res, 500, { errorCode: 'SVCSTG.SWR.5000001', errorMessage: 'Internal error' }));
+    fake = await startFakeHttpServer((_req, res) =>
+      sendJson(res, 500, { errorCode: 'SVCSTG.SWR.5000001', errorMessage: 'Internal error' }),
+    );
 
     const err = await collect(lister().listImages(testCtx())).catch((e) => e);
 
     expect(err.code).toBe(5002);
-    expect(err.message).toMatch(/^Huawei SWR answered 500 to GET \/v2\/manage\/repos\?filter=.*: SVCSTG\.SWR\.5000001 Internal error$/);
+    expect(err.message).toMatch(
+      /^Huawei SWR answered 500 to GET \/v2\/manage\/repos\?filter=.*: SVCSTG\.SWR\.5000001 Internal error$/,
+    );
   });
 
   it.each([
@@ -199,7 +225,9 @@ describe('Huawei SWR lister', () => {
   ])('When the filter has %s, then the fake SWR answers 400 as the document says', async (_what, filter) => {
     fake = await startFakeHttpServer(fakeSwr(REPOS));
 
-    const res = await fetch(`${fake.baseUrl}/v2/manage/repos?${new URLSearchParams({ filter })}`, { headers: { 'X-Auth-Token': TOKEN } });
+    const res = await fetch(`${fake.baseUrl}/v2/manage/repos?${new URLSearchParams({ filter })}`, {
+      headers: { 'X-Auth-Token': TOKEN },
+    });
 
     expect(res.status).toBe(400);
   });
@@ -207,6 +235,8 @@ describe('Huawei SWR lister', () => {
   it('When Content-Range is parsed, then offset, count and total come out', () => {
     expect(parseContentRange('4-1/5')).toEqual({ offset: 4, count: 1, total: 5 });
     expect(parseContentRange('bytes 0-1/5')).toBeUndefined();
-    expect(swrFilter({ apiUrl: 'http://x', namespace: 'n' }, 200, 100)).toBe('center::self|namespace::n|offset::200|limit::100');
+    expect(swrFilter({ apiUrl: 'http://x', namespace: 'n' }, 200, 100)).toBe(
+      'center::self|namespace::n|offset::200|limit::100',
+    );
   });
 });
