@@ -201,6 +201,55 @@ describe('POST /api/repository', () => {
   });
 });
 
+describe('registry kinds', () => {
+  it('When a bk-repo registry lacks options.projectId, then 5003 names the field and nothing is stored', async () => {
+    const { app: a } = app();
+    const res = await request(a)
+      .post('/api/repository')
+      .send({ repository: '127.0.0.1', port: closedPort, kind: 'bkrepo', options: { repoName: 'docker-local' } });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe(5003);
+    expect(res.body.data).toMatch(/options\.projectId/);
+    expect(await mongoose.connection.db!.collection('registries').countDocuments()).toBe(0);
+  });
+
+  it('When the kind is unknown, then 5003 lists the kinds', async () => {
+    const { app: a } = app();
+    const res = await request(a)
+      .post('/api/repository')
+      .send({ repository: '127.0.0.1', port: closedPort, kind: 'quay' });
+    expect(res.status).toBe(400);
+    expect(res.body.data).toMatch(/body\.kind: must be one of registry, harbor, swr, bkrepo, dockerhub/);
+  });
+
+  it('When an SWR registry has its options, then it is stored with them; an update dropping namespace gets 5003', async () => {
+    const { app: a } = app();
+    const options = { apiUrl: 'https://swr-api.example.test', namespace: 'team', token: 'iam-token' };
+    const res = await request(a)
+      .post('/api/repository')
+      .send({ repository: '127.0.0.1', port: closedPort, kind: 'swr', options });
+    expect(res.status).toBe(200);
+    expect(res.body.data.kind).toBe('swr');
+    expect(res.body.data.options).toEqual({ ...options, token: '******' });
+    const raw = await mongoose.connection.db!.collection('registries').findOne({ key: `127.0.0.1:${closedPort}` });
+    expect(JSON.stringify(raw)).not.toContain('iam-token');
+    const kept = await request(a)
+      .put('/api/repository')
+      .send({ repository: '127.0.0.1', port: closedPort, options: { ...options, token: '******', name: 'web' } });
+    expect(kept.status).toBe(200);
+    const after = await mongoose.connection.db!.collection('registries').findOne({ key: `127.0.0.1:${closedPort}` });
+    expect(after?.options.token).toBe(raw?.options.token);
+    expect(after?.options.name).toBe('web');
+    const bad = await request(a)
+      .put('/api/repository')
+      .send({ repository: '127.0.0.1', port: closedPort, options: { apiUrl: 'https://swr-api.example.test' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.data).toMatch(/options\.namespace/);
+    const stored = await mongoose.connection.db!.collection('registries').findOne({ key: `127.0.0.1:${closedPort}` });
+    expect(stored?.options).toMatchObject({ namespace: 'team' });
+  });
+});
+
 describe('stored secrets', () => {
   it('When a password is stored, then the raw document holds only ciphertext and the logs never show it', async () => {
     const { app: a, logs } = app({ LOG_LEVEL: 'trace' });
@@ -280,11 +329,17 @@ describe('PUT /api/repository (update)', () => {
         repository: '127.0.0.1',
         port: closedPort,
         name: 'renamed',
-        options: { project: 'p' },
+        kind: 'harbor',
+        options: { projects: ['p'] },
         skipTlsVerify: true,
       });
     expect(res.status).toBe(200);
-    expect(res.body.data).toMatchObject({ name: 'renamed', options: { project: 'p' }, skipTlsVerify: true });
+    expect(res.body.data).toMatchObject({
+      name: 'renamed',
+      kind: 'harbor',
+      options: { projects: ['p'] },
+      skipTlsVerify: true,
+    });
     for (const f of ['name', 'port', 'username', 'passwd', 'isHttps', 'isAuth', 'isConnect', 'repository', '_id'])
       expect(res.body.data).toHaveProperty(f);
   });

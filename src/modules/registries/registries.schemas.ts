@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { RegistryKind } from '../../clients/registry/vendors';
 
 const HOSTNAME =
   /^(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -61,10 +62,7 @@ const fields = {
   /** Set by the server from the last connection test; a client-sent value is accepted and ignored. */
   isConnect: Bool.optional(),
   skipTlsVerify: Bool.optional(),
-  kind: z
-    .string({ error: 'must be a string' })
-    .regex(/^[a-z0-9-]{1,32}$/, 'must be a short lower-case word')
-    .optional(),
+  kind: z.enum(RegistryKind.options, { error: `must be one of ${RegistryKind.options.join(', ')}` }).optional(),
   options: Options.optional(),
 };
 

@@ -1,6 +1,12 @@
 import { isIP } from 'node:net';
 import { createRegistryClient } from '../../clients/registry/registry.client';
 import type { RegistryClient, RegistryTarget } from '../../clients/registry/registry.types';
+import {
+  createImageLister,
+  validateKindOptions,
+  type ImageLister,
+  type RegistryKind,
+} from '../../clients/registry/vendors';
 import type { SecretBox } from '../../crypto/secret-box';
 import { AppError, ConflictError, NotFoundError, ParameterError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
@@ -30,7 +36,19 @@ export interface RegistriesService {
   remove(param: string, ctx: Ctx): Promise<RegistryView>;
   testConnection(param: string, ctx: Ctx): Promise<RegistryView>;
   /** A client for the registry `key` (password decrypted), cached until the registry changes. Throws NotFoundError. */
-  clientFor(key: string, ctx: Ctx): Promise<{ registry: RegistryView; client: RegistryClient }>;
+  clientFor(
+    key: string,
+    ctx: Ctx,
+  ): Promise<{ registry: RegistryView; client: RegistryClient; lister: ImageLister | null }>;
+}
+
+/** Kind options that are credentials (SWR's IAM token): encrypted at rest, masked in replies. */
+const SECRET_OPTIONS = ['token'] as const;
+
+function maskOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...options };
+  for (const k of SECRET_OPTIONS) if (out[k]) out[k] = PASSWORD_MASK;
+  return out;
 }
 
 /** The registry key used everywhere: `host:port` (`[v6]:port` for IPv6). */
@@ -57,7 +75,7 @@ export function toView(doc: RegistryDoc): RegistryView {
     lastTestedAt: iso(doc.lastTestedAt),
     skipTlsVerify: Boolean(doc.skipTlsVerify),
     kind: doc.kind ?? 'registry',
-    options: (doc.options as Record<string, unknown> | undefined) ?? {},
+    options: maskOptions((doc.options as Record<string, unknown> | undefined) ?? {}),
     createdAt: iso(doc.createdAt) ?? undefined,
     updatedAt: iso(doc.updatedAt) ?? undefined,
   };
@@ -69,7 +87,7 @@ function isDuplicateKey(e: unknown): boolean {
 
 /** Builds the registries service around a secret box and timeouts; one instance per app. */
 export function createRegistriesService(deps: RegistriesDeps): RegistriesService {
-  const clients = new Map<string, { stamp: string; client: RegistryClient }>();
+  const clients = new Map<string, { stamp: string; client: RegistryClient; lister: ImageLister | null }>();
 
   function targetOf(doc: RegistryDoc): RegistryTarget {
     const target: RegistryTarget = {
@@ -93,6 +111,36 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       target.credentials = { username: doc.username, password };
     }
     return target;
+  }
+
+  /** Encrypts secret options; a masked value sent back keeps the stored one. */
+  function sealOptions(
+    options: Record<string, unknown>,
+    stored: Record<string, unknown> = {},
+  ): Record<string, unknown> {
+    const out = { ...options };
+    for (const k of SECRET_OPTIONS) {
+      if (out[k] === PASSWORD_MASK) out[k] = stored[k];
+      else if (typeof out[k] === 'string' && out[k]) out[k] = deps.secretBox.encrypt(out[k] as string);
+      if (out[k] === undefined) delete out[k];
+    }
+    return out;
+  }
+
+  function openOptions(doc: RegistryDoc): Record<string, unknown> {
+    const out = { ...((doc.options as Record<string, unknown> | undefined) ?? {}) };
+    for (const k of SECRET_OPTIONS) {
+      if (typeof out[k] !== 'string' || !out[k]) continue;
+      try {
+        out[k] = deps.secretBox.decrypt(out[k] as string);
+      } catch (err) {
+        throw new RegistryError(
+          `registry ${doc.key}: its stored options.${k} cannot be decrypted with the current SECRET_KEY; set it again`,
+          { cause: err },
+        );
+      }
+    }
+    return out;
   }
 
   async function findDoc(filter: Record<string, unknown>): Promise<RegistryDoc | null> {
@@ -189,6 +237,9 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       const username = input.username ?? '';
       const isAuth = input.isAuth ?? false;
       assertCredentials(isAuth, username, Boolean(passwd));
+      const kind = input.kind ?? 'registry';
+      // Kind-specific options are checked here (5003 naming the field) so a registry that cannot be listed is never stored.
+      const options = sealOptions(validateKindOptions(kind, input.options ?? {}));
       await assertNoConflict(key, name);
       let created;
       try {
@@ -198,13 +249,13 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
           key,
           name,
           aliasKey: name || key,
-          kind: input.kind ?? 'registry',
+          kind,
           username,
           passwdEnc: passwd ? deps.secretBox.encrypt(passwd) : '',
           isHttps: input.isHttps ?? false,
           isAuth,
           skipTlsVerify: input.skipTlsVerify ?? false,
-          options: input.options ?? {},
+          options,
         });
       } catch (e) {
         // A concurrent create won the race between the check and the insert.
@@ -251,6 +302,11 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
         options: input.options ?? current.options ?? {},
       };
       assertCredentials(next.isAuth, next.username, Boolean(next.passwdEnc));
+      const storedOptions = (current.options as Record<string, unknown> | undefined) ?? {};
+      const given = input.options ? { ...input.options } : { ...storedOptions };
+      // Validate what the console sent (a masked secret counts as present), then keep or encrypt secrets.
+      validateKindOptions(next.kind as RegistryKind, given);
+      next.options = input.options ? sealOptions(given, storedOptions) : storedOptions;
       await assertNoConflict(key, name, current._id);
       try {
         await RegistryModel.updateOne({ _id: current._id }, { $set: next, $inc: { __v: 1 } });
@@ -294,10 +350,16 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       const stamp = `${String(doc.updatedAt)}|${doc.passwdEnc}|${doc.__v}`;
       let entry = clients.get(key);
       if (!entry || entry.stamp !== stamp) {
-        entry = { stamp, client: createRegistryClient(targetOf(doc), { timeoutMs: deps.timeoutMs }) };
+        const target = targetOf(doc);
+        const kind = (doc.kind ?? 'registry') as RegistryKind;
+        entry = {
+          stamp,
+          client: createRegistryClient(target, { timeoutMs: deps.timeoutMs }),
+          lister: createImageLister({ kind, options: openOptions(doc), target, timeoutMs: deps.timeoutMs }),
+        };
         clients.set(key, entry);
       }
-      return { registry: toView(doc), client: entry.client };
+      return { registry: toView(doc), client: entry.client, lister: entry.lister };
     },
   };
 }
