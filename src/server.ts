@@ -7,6 +7,8 @@ import { connectMongo, disconnectMongo, redactUri } from './db/mongo';
 import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded';
 import { createLogger, type Logger } from './logger';
 import { secretBoxFromConfig } from './crypto/secret-box';
+import type { AppDeps } from './http/deps';
+import { clairFrom, scannerFrom } from './modules/scanner';
 
 export interface Running {
   server: Server;
@@ -50,7 +52,25 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   cleanup.unshift({ label: 'mongodb connection', run: () => disconnectMongo() });
 
   const secretBox = secretBoxFromConfig({ secretKey: config.secretKey, dataDir: path.resolve(config.dataDir) }, logger);
-  const app = createApp({ config, logger, secretBox });
+  const deps: AppDeps = { config, logger, secretBox };
+  const clair = clairFrom(deps);
+  deps.clairPing = () => clair.ping({ log: logger });
+  // A new registry gets its first discovery and scan at once, in the background.
+  deps.onRegistryCreated = (key) => {
+    scannerFrom(deps)
+      .service.requestScan({ repository: key, force: false }, { log: logger })
+      .catch((err: unknown) =>
+        logger.warn(
+          { registry: key, err: (err as Error).message },
+          'first discovery of the new registry did not start',
+        ),
+      );
+  };
+  const app = createApp(deps);
+  const scanner = scannerFrom(deps);
+  scanner.start();
+  // Stopped before the database closes: scans in flight get a grace period, then their leases expire.
+  cleanup.unshift({ label: 'scan worker', run: () => scanner.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)) });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

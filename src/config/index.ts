@@ -47,6 +47,21 @@ const Env = z.object({
     .regex(/^[A-Za-z0-9+/]+={0,2}$/, "must be base64 (the auth.psk.key of Clair's config)")
     .optional(),
   CLAIR_PSK_ISSUER: z.string().min(1).default('vulnscan'),
+  SCAN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  SCAN_PLATFORMS: csv
+    .pipe(
+      z
+        .array(z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'must be os/arch[/variant], e.g. linux/amd64'))
+        .min(1, 'must name at least one platform'),
+    )
+    .default(['linux/amd64']),
+  SCAN_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  SCAN_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+  SCAN_LEASE_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  SCAN_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  SCAN_REFRESH_INTERVAL_MS: z.coerce.number().int().min(0).max(604_800_000).default(21_600_000),
+  SCAN_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  FINDINGS_BATCH_SIZE: z.coerce.number().int().min(10).max(10000).default(1000),
 });
 
 export type Env = z.input<typeof Env>;
@@ -79,6 +94,23 @@ export interface Config {
     readonly indexTimeoutMs: number;
     /** Clair v4 PSK authentication; undefined when CLAIR_PSK is not set. */
     readonly psk: { readonly key: string; readonly issuer: string } | undefined;
+  };
+  readonly scan: {
+    /** Scans run at once by this instance's worker. */
+    readonly concurrency: number;
+    /** Platforms of multi-platform tags that are scanned (os/arch[/variant]). */
+    readonly platforms: readonly string[];
+    readonly maxAttempts: number;
+    /** First retry delay; doubled per attempt. */
+    readonly retryBaseMs: number;
+    /** How long a claimed job stays owned without a heartbeat (a dead instance's jobs are taken over after it). */
+    readonly leaseMs: number;
+    readonly pollMs: number;
+    /** Re-read Clair v4 vulnerability reports of scanned digests this often; 0 turns it off. */
+    readonly refreshIntervalMs: number;
+    /** False: this instance serves the API but runs no scans (another instance does). */
+    readonly worker: boolean;
+    readonly findingsBatchSize: number;
   };
 }
 
@@ -125,6 +157,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.CLAIR_TIMEOUT_MS,
       indexTimeoutMs: e.CLAIR_INDEX_TIMEOUT_MS,
       psk: e.CLAIR_PSK ? { key: e.CLAIR_PSK, issuer: e.CLAIR_PSK_ISSUER } : undefined,
+    },
+    scan: {
+      concurrency: e.SCAN_CONCURRENCY,
+      platforms: e.SCAN_PLATFORMS,
+      maxAttempts: e.SCAN_MAX_ATTEMPTS,
+      retryBaseMs: e.SCAN_RETRY_BASE_MS,
+      leaseMs: e.SCAN_LEASE_MS,
+      pollMs: e.SCAN_POLL_MS,
+      refreshIntervalMs: e.SCAN_REFRESH_INTERVAL_MS,
+      worker: e.SCAN_WORKER === 'true',
+      findingsBatchSize: e.FINDINGS_BATCH_SIZE,
     },
   });
 }

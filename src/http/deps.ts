@@ -1,3 +1,4 @@
+import type { ClairClient } from '../clients/clair';
 import type { Config } from '../config';
 import type { SecretBox } from '../crypto/secret-box';
 import type { Logger } from '../logger';
@@ -12,4 +13,8 @@ export interface AppDeps {
   secretBox?: SecretBox;
   /** Called after a registry was created (fire-and-forget), e.g. to start its first discovery. */
   onRegistryCreated?: (key: string) => void;
+  /** The scanner; when absent, built from CLAIR_* configuration. */
+  clair?: ClairClient;
+  /** Owner id of this instance's leases and job claims; a random one when absent. */
+  instanceId?: string;
 }

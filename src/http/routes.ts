@@ -2,6 +2,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Express } from 'express';
 import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
+import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
 import type { AppDeps } from './deps';
 
@@ -12,6 +13,7 @@ import type { AppDeps } from './deps';
 export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
   app.use('/api/repository', registriesRouter(deps));
+  app.use('/api/scanner', scannerRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
@@ -19,4 +21,5 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerOpsOpenApi,
   registerScoreOpenApi,
   registerRegistriesOpenApi,
+  registerScannerOpenApi,
 ];

@@ -1,4 +1,4 @@
-import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import mongoose, { Schema } from 'mongoose';
 import { LEVELS } from '../../domain/severity';
 
 export const SCAN_STATUSES = ['pending', 'scanning', 'done', 'failed'] as const;
@@ -36,6 +36,8 @@ const imageSchema = new Schema(
     scanError: { type: String, default: null },
     /** False once the tag disappeared from the registry (kept, not deleted). */
     present: { type: Boolean, default: true },
+    /** Start of the discovery that last saw this tag (older than the latest full discovery: vanished). */
+    seenAt: { type: Date, default: null },
     /** First and last completed scan (the seed's created_at / updated_at). */
     created_at: { type: Date, default: null },
     updated_at: { type: Date, default: null },
@@ -44,13 +46,36 @@ const imageSchema = new Schema(
 );
 
 imageSchema.index({ repository: 1, image: 1, tag: 1, platform: 1 }, { unique: true });
-imageSchema.index({ digest: 1 });
-// One index per sort field, with and without the registry filter, so every list is index-served.
-for (const field of ['created_at', 'updated_at', 'score', 'image', 'tag', ...LEVELS]) {
-  imageSchema.index({ repository: 1, [field]: 1, _id: 1 });
-  imageSchema.index({ [field]: 1, _id: 1 });
+imageSchema.index({ digest: 1, scanStatus: 1 });
+imageSchema.index({ repository: 1, present: 1, scanStatus: 1 });
+// One index per sort field, with and without the registry filter, so every list is index-served
+// (lists show present tags only, so `present` is an equality prefix).
+for (const field of IMAGE_SORT_FIELDS) {
+  imageSchema.index({ repository: 1, present: 1, [field]: 1, _id: 1 });
+  imageSchema.index({ present: 1, [field]: 1, _id: 1 });
+}
+// Re-score streams scanned images only.
+imageSchema.index({ score: 1 });
+
+export interface ImageDoc extends Record<(typeof LEVELS)[number], number> {
+  _id: mongoose.Types.ObjectId;
+  repository: string;
+  image: string;
+  tag: string;
+  platform: string;
+  digest: string | null;
+  tagDigest: string | null;
+  namespace: string | null;
+  packages: number;
+  score: number | null;
+  scanStatus: ScanStatus;
+  scanError: string | null;
+  present: boolean;
+  seenAt: Date | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+  discoveredAt?: Date;
+  modifiedAt?: Date;
 }
 
-export type ImageDoc = InferSchemaType<typeof imageSchema> & { _id: mongoose.Types.ObjectId };
-
-export const ImageModel = mongoose.model('Image', imageSchema, 'images');
+export const ImageModel = mongoose.model<ImageDoc>('Image', imageSchema, 'images');

@@ -11,6 +11,7 @@ import type { SecretBox } from '../../crypto/secret-box';
 import { AppError, ConflictError, NotFoundError, ParameterError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import { ImageModel } from '../images';
+import { purgeRegistryImages } from '../scanner/purge';
 import { RegistryModel, type RegistryDoc } from './registry.model';
 import type { CreateRegistry, RegistryView, UpdateRegistry } from './registries.schemas';
 
@@ -334,9 +335,9 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
     async remove(param, ctx) {
       const doc = await resolveDoc(param);
       await RegistryModel.deleteOne({ _id: doc._id });
-      const images = await ImageModel.deleteMany({ repository: doc.key });
       clients.delete(doc.key);
-      ctx.log.info({ registry: doc.key, images: images.deletedCount }, 'registry removed with its images');
+      const purged = await purgeRegistryImages(doc.key);
+      ctx.log.info({ registry: doc.key, ...purged }, 'registry removed with its images and their orphaned findings');
       return toView(doc);
     },
 

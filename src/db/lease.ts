@@ -1,0 +1,76 @@
+import mongoose, { Schema } from 'mongoose';
+
+/**
+ * Named leases shared by every instance on one database: a periodic task (refresh, a schedule, a
+ * registry's discovery) runs where its lease was taken, and nowhere else until the lease ends.
+ * Taking one is a single atomic findOneAndUpdate, so two instances never both win.
+ */
+const leaseSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    owner: { type: String, default: null },
+    until: { type: Date, default: null },
+    /** Free-form state the holder keeps with the lease (last run, last error, Clair's index state, ...). */
+    data: { type: Schema.Types.Mixed, default: {} },
+  },
+  { versionKey: false, minimize: false },
+);
+
+export const LeaseModel = mongoose.model('Lease', leaseSchema, 'leases');
+
+export interface LeaseDoc {
+  _id: string;
+  owner: string | null;
+  until: Date | null;
+  data: Record<string, unknown>;
+}
+
+/**
+ * Takes the lease `name` for `ms` when it is free, expired or already ours. Returns the lease
+ * document when taken, null when another owner holds it.
+ */
+export async function acquireLease(name: string, owner: string, ms: number): Promise<LeaseDoc | null> {
+  const now = new Date();
+  const until = new Date(now.getTime() + ms);
+  try {
+    const doc = await LeaseModel.findOneAndUpdate(
+      { _id: name, $or: [{ owner: null }, { owner }, { until: { $lt: now } }] },
+      { $set: { owner, until } },
+      { upsert: true, returnDocument: 'after' },
+    ).lean<LeaseDoc>();
+    return doc;
+  } catch (err) {
+    // The upsert raced another instance's insert, or the lease is held: either way not ours.
+    if ((err as { code?: number }).code === 11000) return null;
+    throw err;
+  }
+}
+
+/** Extends a lease we hold; false when it is no longer ours (taken over after expiry). */
+export async function renewLease(name: string, owner: string, ms: number): Promise<boolean> {
+  const res = await LeaseModel.updateOne({ _id: name, owner }, { $set: { until: new Date(Date.now() + ms) } });
+  return res.matchedCount === 1;
+}
+
+/** Gives a lease up, optionally storing data with it; a no-op when it is not ours. */
+export async function releaseLease(name: string, owner: string, data?: Record<string, unknown>): Promise<void> {
+  const set: Record<string, unknown> = { owner: null, until: null };
+  if (data) for (const [k, v] of Object.entries(data)) set[`data.${k}`] = v;
+  await LeaseModel.updateOne({ _id: name, owner }, { $set: set });
+}
+
+/** Keeps a lease's data without taking it (e.g. when a schedule last fired). */
+export async function setLeaseData(name: string, data: Record<string, unknown>): Promise<void> {
+  const set: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) set[`data.${k}`] = v;
+  await LeaseModel.updateOne({ _id: name }, { $set: set }, { upsert: true });
+}
+
+export async function readLease(name: string): Promise<LeaseDoc | null> {
+  return LeaseModel.findById(name).lean<LeaseDoc>();
+}
+
+/** A per-process identity for lease owners: host, pid and a random suffix. */
+export function instanceId(): string {
+  return `${process.env.HOSTNAME ?? 'host'}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,167 @@
+import type { AnyBulkWriteOperation } from 'mongoose';
+import type { Finding, ScanReport } from '../../clients/clair';
+import { computeScore, type Weights } from '../../domain/scoring';
+import { LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } from '../../domain/severity';
+import type { Ctx } from '../../http/context';
+import { ImageModel } from '../images';
+import { FindingModel, type FindingDoc } from './finding.model';
+
+/** What every image with a digest shows of its last report. */
+export interface DigestSummary {
+  namespace: string | null;
+  packages: number;
+  counts: LevelCounts;
+  findings: number;
+}
+
+const key = (f: { cveId: string; type: string; version: string }) => `${f.cveId}\u0000${f.type}\u0000${f.version}`;
+
+/** One finding per (cveId, package, version): a scanner may report one twice (two updaters); the worst level wins. */
+export function dedupeFindings(findings: readonly Finding[]): Finding[] {
+  const byKey = new Map<string, Finding>();
+  for (const f of findings) {
+    const k = key(f);
+    const seen = byKey.get(k);
+    if (!seen || LEVEL_RANK[normaliseLevel(f.level)] > LEVEL_RANK[normaliseLevel(seen.level)]) byKey.set(k, f);
+  }
+  return [...byKey.values()];
+}
+
+export function summarise(report: ScanReport, findings: readonly Finding[]): DigestSummary {
+  const counts = emptyCounts();
+  for (const f of findings) counts[normaliseLevel(f.level)]++;
+  return { namespace: report.namespace, packages: report.packages, counts, findings: findings.length };
+}
+
+const STORED_FIELDS = ['versionFormat', 'description', 'link', 'level', 'fixedBy'] as const;
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/**
+ * Stores a digest's report: new findings are inserted in batches, findings reported again get a
+ * new `updated_at` (one updateMany per batch), changed ones are rewritten, and findings no longer
+ * reported get `fixedAt` (kept, not deleted). Reads only this digest's findings, never the collection.
+ * Returns the summary to copy onto the digest's images.
+ */
+export async function storeReport(
+  digest: string,
+  report: ScanReport,
+  opts: { batchSize: number; now?: Date },
+  ctx: Ctx,
+): Promise<{ summary: DigestSummary; inserted: number; updated: number; fixed: number }> {
+  const started = Date.now();
+  const now = opts.now ?? new Date();
+  const findings = dedupeFindings(report.findings);
+
+  const existing = new Map<string, Pick<FindingDoc, '_id' | 'fixedAt' | (typeof STORED_FIELDS)[number]>>();
+  const cursor = FindingModel.find(
+    { digest },
+    { cveId: 1, type: 1, version: 1, fixedAt: 1, versionFormat: 1, description: 1, link: 1, level: 1, fixedBy: 1 },
+  )
+    .lean<FindingDoc>()
+    .batchSize(opts.batchSize)
+    .cursor();
+  for await (const doc of cursor) existing.set(key(doc), doc);
+
+  const inserts: Array<Record<string, unknown>> = [];
+  const touched: FindingDoc['_id'][] = [];
+  const rewrites: AnyBulkWriteOperation[] = [];
+  for (const f of findings) {
+    const level = normaliseLevel(f.level);
+    const fields = {
+      versionFormat: f.versionFormat,
+      description: f.description,
+      link: f.link,
+      level: f.level,
+      fixedBy: f.fixedBy,
+    };
+    const k = key(f);
+    const old = existing.get(k);
+    existing.delete(k);
+    if (!old) {
+      inserts.push({
+        digest,
+        cveId: f.cveId,
+        type: f.type,
+        version: f.version,
+        ...fields,
+        levelRank: LEVEL_RANK[level],
+        created_at: now,
+        updated_at: now,
+        fixedAt: null,
+      });
+    } else if (old.fixedAt == null && STORED_FIELDS.every((n) => old[n] === fields[n])) {
+      touched.push(old._id);
+    } else {
+      rewrites.push({
+        updateOne: {
+          filter: { _id: old._id },
+          update: { $set: { ...fields, levelRank: LEVEL_RANK[level], updated_at: now, fixedAt: null } },
+        },
+      });
+    }
+  }
+  const gone = [...existing.values()].filter((d) => d.fixedAt == null).map((d) => d._id);
+
+  for (const batch of chunks(inserts, opts.batchSize)) {
+    try {
+      await FindingModel.collection.insertMany(batch, { ordered: false });
+    } catch (err) {
+      // A concurrent store of the same digest inserted some first: theirs are as good as ours.
+      if ((err as { code?: number }).code !== 11000) throw err;
+    }
+  }
+  for (const batch of chunks(touched, opts.batchSize)) {
+    await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { updated_at: now } });
+  }
+  for (const batch of chunks(rewrites, opts.batchSize)) {
+    await FindingModel.bulkWrite(batch, { ordered: false });
+  }
+  for (const batch of chunks(gone, opts.batchSize)) {
+    await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { fixedAt: now } });
+  }
+  const summary = summarise(report, findings);
+  ctx.log.debug(
+    {
+      digest,
+      inserted: inserts.length,
+      updated: touched.length + rewrites.length,
+      fixed: gone.length,
+      ms: Date.now() - started,
+    },
+    'findings stored',
+  );
+  return { summary, inserted: inserts.length, updated: touched.length + rewrites.length, fixed: gone.length };
+}
+
+/**
+ * Copies a digest's summary and score onto every image (tag, platform, registry) with that digest:
+ * `created_at` is set on the first scan, `updated_at` on every one.
+ */
+export async function applySummary(
+  digest: string,
+  summary: DigestSummary,
+  weights: Weights,
+  now: Date,
+  filter: Record<string, unknown> = {},
+): Promise<number> {
+  const score = computeScore(summary.counts, summary.packages, weights);
+  await ImageModel.updateMany({ ...filter, digest, created_at: null }, { $set: { created_at: now } });
+  const res = await ImageModel.updateMany(
+    { ...filter, digest },
+    {
+      $set: {
+        ...summary.counts,
+        packages: summary.packages,
+        namespace: summary.namespace,
+        score,
+        scanStatus: 'done',
+        scanError: null,
+        updated_at: now,
+      },
+    },
+  );
+  return res.modifiedCount;
+}

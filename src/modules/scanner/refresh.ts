@@ -1,0 +1,133 @@
+import type { ClairClient } from '../../clients/clair';
+import type { Config } from '../../config';
+import { acquireLease, releaseLease, renewLease } from '../../db/lease';
+import type { Ctx } from '../../http/context';
+import type { Logger } from '../../logger';
+import * as scoreService from '../score/score.service';
+import { applySummary, storeReport } from './findings.store';
+import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
+
+export interface RefreshDeps {
+  clair: ClairClient;
+  scan: Config['scan'];
+  logger: Logger;
+  instance: string;
+}
+
+export interface RefreshResult {
+  refreshed: number;
+  requeued: number;
+  indexStateChanged: boolean;
+}
+
+const LEASE = 'refresh';
+
+/**
+ * Freshness for Clair v4, which matches at request time: every SCAN_REFRESH_INTERVAL_MS one
+ * instance (the one that takes the `refresh` lease, and only when the last run is older than the
+ * interval) re-reads the vulnerability report of every scanned digest without re-indexing. When
+ * Clair's index_state changed since a digest was indexed, that digest is queued for a re-index instead.
+ */
+export function createRefresher(deps: RefreshDeps) {
+  const log = deps.logger.child({ component: 'refresh' });
+  let timer: NodeJS.Timeout | null = null;
+  let current: Promise<unknown> | null = null;
+
+  async function refreshAll(ctx: Ctx): Promise<RefreshResult> {
+    const result: RefreshResult = { refreshed: 0, requeued: 0, indexStateChanged: false };
+    if (!deps.clair.report) return result;
+    const state = deps.clair.indexState ? await deps.clair.indexState(ctx) : null;
+    const now = new Date();
+    if (state) {
+      const stale = await ScanJobModel.updateMany(
+        { state: 'done', indexState: { $nin: [state, null] } },
+        { $set: { state: 'queued', attempts: 0, notBefore: now, queuedAt: now } },
+      );
+      result.requeued += stale.modifiedCount;
+      result.indexStateChanged = stale.modifiedCount > 0;
+    }
+    const weights = await scoreService.get();
+    const cursor = ScanJobModel.find({ state: 'done' }, { digest: 1, finishedAt: 1 })
+      .sort({ state: 1, finishedAt: -1 })
+      .lean<ScanJobDoc>()
+      .batchSize(500)
+      .cursor();
+    const pool = new Set<Promise<void>>();
+    const one = async (job: Pick<ScanJobDoc, '_id' | 'digest'>) => {
+      const report = await deps.clair.report!(job.digest, ctx);
+      const at = new Date();
+      if (!report) {
+        await ScanJobModel.updateOne(
+          { _id: job._id, state: 'done' },
+          { $set: { state: 'queued', attempts: 0, notBefore: at, queuedAt: at } },
+        );
+        result.requeued++;
+        return;
+      }
+      const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now: at }, ctx);
+      await ScanJobModel.updateOne({ _id: job._id }, { $set: { result: stored.summary } });
+      await applySummary(job.digest, stored.summary, weights, at);
+      result.refreshed++;
+    };
+    for await (const job of cursor) {
+      const p: Promise<void> = one(job)
+        .catch((err: unknown) =>
+          log.warn({ digest: job.digest, err: (err as Error).message }, 'refresh of one digest failed'),
+        )
+        .finally(() => pool.delete(p));
+      pool.add(p);
+      if (pool.size >= deps.scan.concurrency) await Promise.race(pool);
+    }
+    await Promise.allSettled([...pool]);
+    return result;
+  }
+
+  /** Runs a refresh when this instance wins the lease and the last run is older than the interval. */
+  async function tick(force = false): Promise<RefreshResult | null> {
+    const lease = await acquireLease(LEASE, deps.instance, deps.scan.leaseMs);
+    if (!lease) return null;
+    const last = lease.data?.lastRunAt ? new Date(lease.data.lastRunAt as string).getTime() : 0;
+    if (!force && Date.now() - last < deps.scan.refreshIntervalMs) {
+      await releaseLease(LEASE, deps.instance);
+      return null;
+    }
+    const renew = setInterval(
+      () => void renewLease(LEASE, deps.instance, deps.scan.leaseMs).catch(() => undefined),
+      Math.max(250, deps.scan.leaseMs / 3),
+    );
+    renew.unref();
+    const started = Date.now();
+    try {
+      const result = await refreshAll({ log });
+      log.info({ ...result, ms: Date.now() - started }, 'vulnerability reports refreshed');
+      await releaseLease(LEASE, deps.instance, { lastRunAt: new Date(), lastResult: result });
+      return result;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'refresh failed; next interval tries again');
+      await releaseLease(LEASE, deps.instance).catch(() => undefined);
+      return null;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  return {
+    tick,
+    start() {
+      if (timer || deps.scan.refreshIntervalMs === 0 || !deps.clair.report) return;
+      // Checked more often than the interval, so a run missed by a dead instance is picked up soon.
+      const every = Math.min(deps.scan.refreshIntervalMs, 60_000);
+      timer = setInterval(() => {
+        if (current) return;
+        current = tick().finally(() => (current = null));
+      }, every);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await current;
+    },
+  };
+}
+export type Refresher = ReturnType<typeof createRefresher>;

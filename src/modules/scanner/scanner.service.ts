@@ -1,0 +1,447 @@
+import type mongoose from 'mongoose';
+import type { ClairClient } from '../../clients/clair';
+import type { Config } from '../../config';
+import { acquireLease, readLease, releaseLease, renewLease } from '../../db/lease';
+import { NotFoundError } from '../../errors/app-error';
+import type { Ctx } from '../../http/context';
+import { ImageModel, type ImageDoc } from '../images';
+import type { RegistriesService } from '../registries';
+import * as scoreService from '../score/score.service';
+import { isPerTagError, listImages, markVanished, resolveTag, upsertResolved, type ResolvedTag } from './discovery';
+import { FINDING_SORT_FIELDS, FindingModel, type FindingDoc } from './finding.model';
+import { applySummary } from './findings.store';
+import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
+import type {
+  FindingView,
+  GetImageQuery,
+  ImageView,
+  JobsProgress,
+  ListFindingsBody,
+  ListImagesBody,
+  ScanRequestBody,
+} from './scanner.schemas';
+
+export interface ScannerDeps {
+  registries: RegistriesService;
+  clair: ClairClient;
+  scan: Config['scan'];
+  /** Owner id of this instance's leases. */
+  instance: string;
+}
+
+export interface DiscoveryResult {
+  repository: string;
+  tags: number;
+  platformImages: number;
+  skippedTags: number;
+  vanished: number;
+  digests: number;
+  queued: number;
+}
+
+/** Escapes a search term so that it matches literally (never a regular expression). */
+export function literal(term: string): RegExp {
+  return new RegExp(term.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'), 'i');
+}
+
+const iso = (d: Date | null | undefined) => (d ? new Date(d).toISOString() : null);
+
+export function toImageView(d: ImageDoc): ImageView {
+  const view: ImageView = {
+    repository: d.repository,
+    image: d.image,
+    tag: d.tag,
+    name: `${d.repository}/${d.image}:${d.tag}`,
+    platform: d.platform,
+    digest: d.digest ?? null,
+    namespace: d.namespace ?? null,
+    critical: d.critical ?? 0,
+    high: d.high ?? 0,
+    medium: d.medium ?? 0,
+    low: d.low ?? 0,
+    negligible: d.negligible ?? 0,
+    unknown: d.unknown ?? 0,
+    packages: d.packages ?? 0,
+    score: d.score ?? null,
+    scanStatus: d.scanStatus as ImageView['scanStatus'],
+    present: d.present !== false,
+    created_at: iso(d.created_at),
+    updated_at: iso(d.updated_at),
+  };
+  if (d.scanStatus === 'failed') view.scanError = d.scanError ?? 'scan failed';
+  return view;
+}
+
+function toFindingView(f: FindingDoc, img: { repository: string; image: string; tag: string }): FindingView {
+  return {
+    description: f.description ?? '',
+    link: f.link ?? '',
+    level: f.level as FindingView['level'],
+    type: f.type,
+    versionFormat: f.versionFormat ?? '',
+    version: f.version ?? '',
+    fixedBy: f.fixedBy ?? '',
+    repository: img.repository,
+    image: img.image,
+    tag: img.tag,
+    cveId: f.cveId,
+    created_at: iso(f.created_at) as string,
+    updated_at: iso(f.updated_at) as string,
+  };
+}
+
+const BATCH = 200;
+
+/** A filter built field by field (search terms, optional registry). */
+type ImageFilter = mongoose.QueryFilter<ImageDoc>;
+
+export interface ScannerService {
+  listImages(body: ListImagesBody): Promise<{ docs: ImageView[]; count: number }>;
+  getImage(q: GetImageQuery): Promise<ImageView>;
+  listFindings(body: ListFindingsBody): Promise<{ docs: FindingView[]; count: number }>;
+  /**
+   * Checks the registry answers, then discovers and enqueues in the background (a whole registry
+   * can take long). `started` is false when a discovery of that registry is already running.
+   */
+  requestScan(
+    body: ScanRequestBody,
+    ctx: Ctx,
+  ): Promise<{ repository: string; image?: string; tag?: string; started: boolean }>;
+  /** Discovers now (awaited) and enqueues a job for every digest that needs one. Null when another instance holds the registry's discovery. */
+  discover(
+    req: { repository: string; image?: string; tag?: string; force?: boolean },
+    ctx: Ctx,
+  ): Promise<DiscoveryResult | null>;
+  progress(repository: string | undefined): Promise<JobsProgress>;
+  /** Resolves when every discovery this instance started in the background has ended. */
+  idle(): Promise<void>;
+}
+
+export function createScannerService(deps: ScannerDeps): ScannerService {
+  const background = new Set<Promise<unknown>>();
+
+  async function registryKeyOf(param: string): Promise<string> {
+    return (await deps.registries.resolve(param)).key;
+  }
+
+  async function findImage(q: {
+    repository: string;
+    image: string;
+    tag: string;
+    platform?: string;
+  }): Promise<ImageDoc> {
+    const key = await registryKeyOf(q.repository);
+    const docs = await ImageModel.find({
+      repository: key,
+      image: q.image,
+      tag: q.tag,
+      ...(q.platform ? { platform: q.platform } : {}),
+    })
+      .limit(20)
+      .lean<ImageDoc[]>();
+    if (!docs.length) {
+      throw new NotFoundError(`image ${key}/${q.image}:${q.tag}${q.platform ? ` (${q.platform})` : ''} not found`);
+    }
+    // Several platforms: the first configured one, then any.
+    const rank = (p: string) => {
+      const i = deps.scan.platforms.indexOf(p);
+      return i < 0 ? deps.scan.platforms.length : i;
+    };
+    docs.sort(
+      (a, b) => Number(b.present !== false) - Number(a.present !== false) || rank(a.platform) - rank(b.platform),
+    );
+    return docs[0]!;
+  }
+
+  /** Enqueues what a batch of digests needs: new digests get a job, failed (and with force, done) ones are queued again, done ones lend their results to new tags. */
+  async function ensureJobs(
+    key: string,
+    sources: Map<string, { image: string }>,
+    force: boolean,
+    ctx: Ctx,
+  ): Promise<number> {
+    if (!sources.size) return 0;
+    const digests = [...sources.keys()];
+    const now = new Date();
+    const jobs = await ScanJobModel.find({ digest: { $in: digests } }).lean<ScanJobDoc[]>();
+    const byDigest = new Map(jobs.map((j) => [j.digest, j]));
+    const fresh = digests
+      .filter((d) => !byDigest.has(d))
+      .map((digest) => ({
+        digest,
+        repository: key,
+        image: sources.get(digest)!.image,
+        state: 'queued',
+        attempts: 0,
+        lastError: null,
+        notBefore: now,
+        leaseOwner: null,
+        leaseUntil: null,
+        queuedAt: now,
+        startedAt: null,
+        finishedAt: null,
+        durationMs: null,
+        result: null,
+        indexState: null,
+      }));
+    let queued = 0;
+    if (fresh.length) {
+      try {
+        const res = await ScanJobModel.collection.insertMany(fresh, { ordered: false });
+        queued += res.insertedCount;
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000) throw err;
+        queued += (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+      }
+    }
+    const requeue = jobs.filter((j) => j.state === 'failed' || (force && j.state === 'done'));
+    if (requeue.length) {
+      await ScanJobModel.bulkWrite(
+        requeue.map((j) => ({
+          updateOne: {
+            filter: { _id: j._id, state: j.state },
+            update: {
+              $set: {
+                state: 'queued',
+                attempts: 0,
+                notBefore: now,
+                queuedAt: now,
+                repository: key,
+                image: sources.get(j.digest)!.image,
+              },
+            },
+          },
+        })),
+        { ordered: false },
+      );
+      await ImageModel.updateMany(
+        { digest: { $in: requeue.map((j) => j.digest) }, scanStatus: 'failed' },
+        { $set: { scanStatus: 'pending', scanError: null } },
+      );
+      queued += requeue.length;
+    }
+    const reuse = jobs.filter((j) => j.state === 'done' && !force && j.result);
+    if (reuse.length) {
+      const weights = await scoreService.get();
+      for (const j of reuse) {
+        await applySummary(j.digest, j.result!, weights, j.finishedAt ?? now, { scanStatus: { $ne: 'done' } });
+      }
+    }
+    ctx.log.debug({ registry: key, digests: digests.length, queued, reused: reuse.length }, 'scan jobs ensured');
+    return queued;
+  }
+
+  async function runDiscovery(
+    key: string,
+    req: { image?: string; tag?: string; force?: boolean },
+    ctx: Ctx,
+  ): Promise<DiscoveryResult> {
+    const started = new Date();
+    const { client, lister } = await deps.registries.clientFor(key, ctx);
+    const result: DiscoveryResult = {
+      repository: key,
+      tags: 0,
+      platformImages: 0,
+      skippedTags: 0,
+      vanished: 0,
+      digests: 0,
+      queued: 0,
+    };
+    const seenDigests = new Set<string>();
+    let batch: ResolvedTag[] = [];
+    const flush = async () => {
+      if (!batch.length) return;
+      const sources = await upsertResolved(key, batch, started);
+      for (const d of sources.keys()) seenDigests.add(d);
+      result.queued += await ensureJobs(key, sources, Boolean(req.force), ctx);
+      batch = [];
+    };
+    for await (const listed of listImages(client, lister, req, ctx)) {
+      for (const tag of listed.tags) {
+        result.tags++;
+        try {
+          const resolved = await resolveTag(client, listed.image, tag, deps.scan.platforms, ctx);
+          result.platformImages += resolved.length;
+          batch.push(...resolved);
+        } catch (err) {
+          if (!isPerTagError(err)) throw err;
+          result.skippedTags++;
+          ctx.log.warn({ registry: key, image: listed.image, tag, err: (err as Error).message }, 'tag skipped');
+        }
+        if (batch.length >= BATCH) await flush();
+      }
+    }
+    await flush();
+    if (!req.tag) result.vanished = await markVanished(key, started, req.image);
+    result.digests = seenDigests.size;
+    ctx.log.info({ ...result, ms: Date.now() - started.getTime() }, 'discovery finished');
+    return result;
+  }
+
+  async function discover(
+    req: { repository: string; image?: string; tag?: string; force?: boolean },
+    ctx: Ctx,
+  ): Promise<DiscoveryResult | null> {
+    const key = await registryKeyOf(req.repository);
+    // One tag (scan on push) needs no registry-wide lease; a registry or image discovery does.
+    if (req.image && req.tag) return runDiscovery(key, req, ctx);
+    const lease = `discover:${key}`;
+    const held = await acquireLease(lease, deps.instance, deps.scan.leaseMs);
+    if (!held) return null;
+    const startedAt = new Date();
+    const renew = setInterval(
+      () => {
+        renewLease(lease, deps.instance, deps.scan.leaseMs).catch((err: unknown) =>
+          ctx.log.warn({ err: (err as Error).message }, 'discovery lease renewal failed'),
+        );
+      },
+      Math.max(250, Math.floor(deps.scan.leaseMs / 3)),
+    );
+    renew.unref();
+    try {
+      const result = await runDiscovery(key, req, ctx);
+      await releaseLease(lease, deps.instance, {
+        startedAt,
+        finishedAt: new Date(),
+        error: null,
+        tags: result.tags,
+      });
+      return result;
+    } catch (err) {
+      await releaseLease(lease, deps.instance, {
+        startedAt,
+        finishedAt: new Date(),
+        error: (err as Error).message,
+        tags: null,
+      }).catch(() => undefined);
+      throw err;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  return {
+    async listImages(body) {
+      const filter: ImageFilter = { present: true };
+      if (body.repository) filter.repository = await registryKeyOf(body.repository);
+      if (body.search.length) {
+        filter.$and = body.search.map((t) => {
+          const re = literal(t);
+          return { $or: [{ image: re }, { tag: re }, { namespace: re }] };
+        });
+      }
+      const dir = body.sort.order === 'asc' ? 1 : -1;
+      const [docs, count] = await Promise.all([
+        ImageModel.find(filter)
+          .sort({ [body.sort.field]: dir, _id: dir })
+          .skip(body.pagination.from)
+          .limit(body.pagination.size)
+          .lean<ImageDoc[]>(),
+        ImageModel.countDocuments(filter),
+      ]);
+      return { docs: docs.map(toImageView), count };
+    },
+
+    async getImage(q) {
+      return toImageView(await findImage(q));
+    },
+
+    async listFindings(body) {
+      const img = await findImage(body);
+      if (!img.digest) return { docs: [], count: 0 };
+      const filter: Record<string, unknown> = { digest: img.digest, fixedAt: null };
+      if (body.search.length) {
+        filter.$and = body.search.map((t) => {
+          const re = literal(t);
+          const or = [{ cveId: re }, { type: re }, { level: re }, { version: re }, { description: re }];
+          return { $or: or };
+        });
+      }
+      const dir = body.sort.order === 'asc' ? 1 : -1;
+      const field = FINDING_SORT_FIELDS[body.sort.field];
+      const [docs, count] = await Promise.all([
+        FindingModel.find(filter)
+          .sort({ [field]: dir, _id: dir })
+          .skip(body.pagination.from)
+          .limit(body.pagination.size)
+          .lean<FindingDoc[]>(),
+        FindingModel.countDocuments(filter),
+      ]);
+      return { docs: docs.map((f) => toFindingView(f, img)), count };
+    },
+
+    async requestScan(body, ctx) {
+      const { registry, client } = await deps.registries.clientFor(await registryKeyOf(body.repository), ctx);
+      // Fail now, with 5002, when the registry cannot be reached; the rest runs in the background.
+      await client.ping(ctx);
+      const current = await readLease(`discover:${registry.key}`);
+      const running = Boolean(current?.owner && current.until && new Date(current.until).getTime() > Date.now());
+      if (running && !(body.image && body.tag))
+        return { repository: registry.key, image: body.image, tag: body.tag, started: false };
+      const p = discover({ ...body, repository: registry.key }, ctx)
+        .catch((err: unknown) =>
+          ctx.log.error({ registry: registry.key, err: (err as Error).message }, 'discovery failed'),
+        )
+        .finally(() => background.delete(p));
+      background.add(p);
+      return { repository: registry.key, image: body.image, tag: body.tag, started: true };
+    },
+
+    discover,
+
+    async progress(repository) {
+      const key = repository ? await registryKeyOf(repository) : undefined;
+      const match: Record<string, unknown> = { present: true, ...(key ? { repository: key } : {}) };
+      const [byStatus, byJobState, recent, lease] = await Promise.all([
+        ImageModel.aggregate<{ _id: string; n: number }>([
+          { $match: match },
+          { $group: { _id: '$scanStatus', n: { $sum: 1 } } },
+        ]),
+        ScanJobModel.aggregate<{ _id: string; n: number }>([
+          { $match: key ? { repository: key } : {} },
+          { $group: { _id: '$state', n: { $sum: 1 } } },
+        ]),
+        ScanJobModel.find({ state: 'done', durationMs: { $ne: null } }, { durationMs: 1 })
+          .sort({ state: 1, finishedAt: -1 })
+          .limit(20)
+          .lean<Array<{ durationMs: number }>>(),
+        key ? readLease(`discover:${key}`) : Promise.resolve(null),
+      ]);
+      const byState = { pending: 0, scanning: 0, done: 0, failed: 0 };
+      for (const s of byStatus) if (s._id in byState) byState[s._id as keyof typeof byState] = s.n;
+      const jobs = { queued: 0, running: 0, done: 0, failed: 0 };
+      for (const s of byJobState) if (s._id in jobs) jobs[s._id as keyof typeof jobs] = s.n;
+      const total = byState.pending + byState.scanning + byState.done + byState.failed;
+      const finished = byState.done + byState.failed;
+      const avg = recent.length ? recent.reduce((a, r) => a + r.durationMs, 0) / recent.length : null;
+      const left = jobs.queued + jobs.running;
+      const data = (lease?.data ?? {}) as {
+        startedAt?: Date;
+        finishedAt?: Date;
+        error?: string | null;
+        tags?: number | null;
+      };
+      return {
+        repository: key ?? null,
+        discovering: Boolean(lease?.owner && lease.until && new Date(lease.until).getTime() > Date.now()),
+        lastDiscovery: lease
+          ? {
+              startedAt: iso(data.startedAt),
+              finishedAt: iso(data.finishedAt),
+              error: data.error ?? null,
+              tags: data.tags ?? null,
+            }
+          : null,
+        total,
+        byState,
+        jobs,
+        percentDone: total ? Math.round((finished / total) * 1000) / 10 : 100,
+        etaSeconds: left === 0 ? 0 : avg == null ? null : Math.ceil((left * avg) / deps.scan.concurrency / 1000),
+      };
+    },
+
+    async idle() {
+      while (background.size) await Promise.allSettled([...background]);
+    },
+  };
+}
