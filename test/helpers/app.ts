@@ -31,10 +31,11 @@ export function buildTestApp(
   config: Config;
   logger: Logger;
   logs: LogCapture;
+  deps: AppDeps;
 } {
   const config = loadConfig({ LOG_LEVEL: 'info', ...env });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
   const deps: AppDeps = { config, logger, secretBox: createSecretBox(TEST_SECRET_KEY), ...clients };
-  return { app: createApp(deps), config, logger, logs };
+  return { app: createApp(deps), config, logger, logs, deps };
 }
