@@ -6,6 +6,8 @@ import type { z } from 'zod';
 import { NotFoundError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
+import { registryErrorsCounter } from '../../metrics';
+import { countErrors } from '../error-metrics';
 import { basicAuthorization, parseChallenge, TokenCache } from './registry.auth';
 import {
   CatalogReply,
@@ -386,7 +388,7 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     throw new RegistryError(`registry ${where}: answered HTTP ${res.status} on /v2/; not a Docker Registry v2 API`);
   }
 
-  return {
+  const client: RegistryClient = {
     target,
 
     ping,
@@ -497,4 +499,6 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
       return {};
     },
   };
+  // Every failed call is counted in vulnscan_registry_errors_total; a 404 (NotFoundError) is an answer, not a failure.
+  return countErrors(client, registryErrorsCounter, (e): e is RegistryError => e instanceof RegistryError);
 }

@@ -1,4 +1,7 @@
+import { RegistryError } from '../../../errors/app-error';
 import type { Logger } from '../../../logger';
+import { registryErrorsCounter } from '../../../metrics';
+import { countErrors } from '../../error-metrics';
 import type { RegistryTarget } from '../registry.types';
 import { createBkrepoLister } from './bkrepo.lister';
 import { createDockerhubLister } from './dockerhub.lister';
@@ -26,6 +29,12 @@ export interface CreateImageListerInput {
  * Throws ParameterError (5003) for invalid options; the lister throws RegistryError (5002).
  */
 export function createImageLister(input: CreateImageListerInput): ImageLister | null {
+  const lister = buildLister(input);
+  // Failed vendor calls count in vulnscan_registry_errors_total like the v2 client's.
+  return lister && countErrors(lister, registryErrorsCounter, (e): e is RegistryError => e instanceof RegistryError);
+}
+
+function buildLister(input: CreateImageListerInput): ImageLister | null {
   const { kind, target, timeoutMs } = input;
   const polite = (rps?: number): Politeness => ({
     ...DEFAULT_POLITENESS,
