@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import mongoose, { Schema } from 'mongoose';
 
 /**
@@ -72,5 +74,5 @@ export async function readLease(name: string): Promise<LeaseDoc | null> {
 
 /** A per-process identity for lease owners: host, pid and a random suffix. */
 export function instanceId(): string {
-  return `${process.env.HOSTNAME ?? 'host'}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
