@@ -4,6 +4,7 @@ import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
+import { registerSuppressionsOpenApi, suppressionsRouter } from '../modules/suppressions';
 import type { AppDeps } from './deps';
 
 /**
@@ -14,6 +15,7 @@ export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
   app.use('/api/repository', registriesRouter(deps));
   app.use('/api/scanner', scannerRouter(deps));
+  app.use('/api/suppressions', suppressionsRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
@@ -22,4 +24,5 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerScoreOpenApi,
   registerRegistriesOpenApi,
   registerScannerOpenApi,
+  registerSuppressionsOpenApi,
 ];
