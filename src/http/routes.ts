@@ -1,5 +1,6 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Express } from 'express';
+import { alertsRouter, registerAlertsOpenApi } from '../modules/alerts';
 import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
@@ -16,6 +17,7 @@ export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/repository', registriesRouter(deps));
   app.use('/api/scanner', scannerRouter(deps));
   app.use('/api/suppressions', suppressionsRouter(deps));
+  app.use('/api/alerts', alertsRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
@@ -25,4 +27,5 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerRegistriesOpenApi,
   registerScannerOpenApi,
   registerSuppressionsOpenApi,
+  registerAlertsOpenApi,
 ];
