@@ -77,6 +77,7 @@ const Env = z.object({
   ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
   ALERT_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
   ALERT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  ALERT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   ALERT_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
 });
 
@@ -145,6 +146,8 @@ export interface Config {
     /** First retry delay; doubled per attempt (capped at one hour). */
     readonly retryBaseMs: number;
     readonly pollMs: number;
+    /** Delivered and failed deliveries are kept this long (the outbox is an audit trail, not an archive). */
+    readonly retentionDays: number;
     /** False: this instance delivers nothing (another one does); alerts are still queued. */
     readonly worker: boolean;
   };
@@ -214,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.ALERT_MAX_ATTEMPTS,
       retryBaseMs: e.ALERT_RETRY_BASE_MS,
       pollMs: e.ALERT_POLL_MS,
+      retentionDays: e.ALERT_RETENTION_DAYS,
       worker: e.ALERT_WORKER === 'true',
     },
   });

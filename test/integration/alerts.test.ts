@@ -243,6 +243,25 @@ describe('Alert delivery', () => {
   });
 });
 
+describe('Alert outbox retention', () => {
+  it('When finished deliveries are older than ALERT_RETENTION_DAYS, then they are deleted and pending ones are kept', async () => {
+    const { alerts } = await setup({ ALERT_RETENTION_DAYS: '7' });
+    const base = { receiver: 'config:0', url: 'http://127.0.0.1:9/x', body: '{}', notBefore: new Date() };
+    const old = new Date(Date.now() - 8 * 24 * HOUR);
+    await DeliveryModel.collection.insertMany([
+      { ...base, eventId: 'old-delivered', state: 'delivered', attempts: 1, updatedAt: old },
+      { ...base, eventId: 'old-failed', state: 'failed', attempts: 8, updatedAt: old },
+      { ...base, eventId: 'old-pending', state: 'pending', attempts: 3, updatedAt: old },
+      { ...base, eventId: 'new-delivered', state: 'delivered', attempts: 1, updatedAt: new Date() },
+    ]);
+
+    expect(await alerts.worker.purgeFinished()).toBe(2);
+
+    const left = await DeliveryModel.find({}, { eventId: 1 }).lean();
+    expect(left.map((d) => d.eventId).sort()).toEqual(['new-delivered', 'old-pending']);
+  });
+});
+
 describe('/api/alerts/webhooks', () => {
   it('When a webhook has a secret, then replies mask it, it is stored encrypted and never logged, even when deliveries fail', async () => {
     const { app, alerts, ctx, logs } = await setup({ ALERT_SECRET: 'config-secret-abcdef0123456789' });

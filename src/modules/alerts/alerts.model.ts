@@ -57,6 +57,8 @@ const deliverySchema = new Schema(
 // Claims: due pending ones, and sending ones whose lease ran out (a dead instance's).
 deliverySchema.index({ state: 1, notBefore: 1 });
 deliverySchema.index({ state: 1, leaseUntil: 1 });
+// Retention: finished deliveries older than ALERT_RETENTION_DAYS are deleted.
+deliverySchema.index({ state: 1, updatedAt: 1 });
 deliverySchema.index({ eventId: 1, receiver: 1 }, { unique: true });
 
 export interface DeliveryDoc {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import axios from 'axios';
 import type { Config } from '../../config';
+import { acquireLease, releaseLease } from '../../db/lease';
 import type { Logger } from '../../logger';
 import { DeliveryModel, type DeliveryDoc } from './alerts.model';
 import { urlForLogs, type AlertsService } from './alerts.service';
@@ -17,11 +18,15 @@ export interface AlertWorker {
   stop(graceMs?: number): Promise<void>;
   /** Claims and attempts one due delivery as of `now`; false when none was due (tests drive the clock with it). */
   runOnce(now?: Date): Promise<boolean>;
+  /** Deletes delivered and failed deliveries older than ALERT_RETENTION_DAYS; returns how many. */
+  purgeFinished(now?: Date): Promise<number>;
 }
 
 /** Parallel deliveries per instance: a slow receiver holds one loop, not the others. */
 const LOOPS = 4;
 const MAX_DELAY_MS = 3_600_000;
+const PURGE_EVERY_MS = 3_600_000;
+const PURGE_LEASE = 'alert-outbox-purge';
 
 /** `sha256=<hex>` of HMAC-SHA256(secret, body): what X-Vulnscan-Signature carries. */
 export function signBody(secret: string, body: string): string {
@@ -53,6 +58,25 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
   let running = false;
   const loops: Array<Promise<void>> = [];
   const wakers = new Set<() => void>();
+  let purgeTimer: NodeJS.Timeout | null = null;
+
+  async function purgeFinished(now = new Date()): Promise<number> {
+    const cutoff = new Date(now.getTime() - deps.alerts.retentionDays * 86_400_000);
+    const res = await DeliveryModel.deleteMany({ state: { $in: ['delivered', 'failed'] }, updatedAt: { $lt: cutoff } });
+    if (res.deletedCount) log.info({ deleted: res.deletedCount }, 'old alert deliveries deleted');
+    return res.deletedCount;
+  }
+
+  /** One instance an hour (whoever takes the lease) trims the outbox. */
+  async function purgeTick(): Promise<void> {
+    const lease = await acquireLease(PURGE_LEASE, deps.instance, 10 * 60_000);
+    if (!lease) return;
+    try {
+      await purgeFinished();
+    } finally {
+      await releaseLease(PURGE_LEASE, deps.instance);
+    }
+  }
 
   async function claim(now: Date): Promise<DeliveryDoc | null> {
     return DeliveryModel.findOneAndUpdate(
@@ -160,14 +184,21 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
       if (running) return;
       running = true;
       for (let i = 0; i < LOOPS; i++) loops.push(loop());
+      purgeTimer = setInterval(() => {
+        purgeTick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'alert outbox purge failed'));
+      }, PURGE_EVERY_MS);
+      purgeTimer.unref();
       log.info({ loops: LOOPS }, 'alert worker started');
     },
     async stop(graceMs = 5000) {
       running = false;
+      if (purgeTimer) clearInterval(purgeTimer);
+      purgeTimer = null;
       for (const wake of [...wakers]) wake();
       const all = Promise.allSettled(loops.splice(0));
       await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
     },
     runOnce,
+    purgeFinished,
   };
 }
