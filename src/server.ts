@@ -8,7 +8,9 @@ import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded';
 import { createLogger, type Logger } from './logger';
 import { secretBoxFromConfig } from './crypto/secret-box';
 import type { AppDeps } from './http/deps';
+import { alertsFrom } from './modules/alerts';
 import { clairFrom, scannerFrom } from './modules/scanner';
+import { suppressionsFrom } from './modules/suppressions';
 
 export interface Running {
   server: Server;
@@ -71,6 +73,16 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   scanner.start();
   // Stopped before the database closes: scans in flight get a grace period, then their leases expire.
   cleanup.unshift({ label: 'scan worker', run: () => scanner.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)) });
+  // Alerts are delivered apart from the scans (an outbox), so a dead receiver never holds a scan up.
+  const alerts = alertsFrom(deps);
+  if (config.alerts.worker) alerts.worker.start();
+  cleanup.unshift({
+    label: 'alert worker',
+    run: () => alerts.worker.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)),
+  });
+  const suppressions = suppressionsFrom(deps);
+  suppressions.start();
+  cleanup.unshift({ label: 'suppression expiry sweep', run: () => suppressions.stop() });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

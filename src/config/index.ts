@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LEVELS, type Level } from '../domain/severity';
 
 /** Thrown when the environment holds an invalid value; the message names the key. */
 export class ConfigError extends Error {
@@ -62,6 +63,22 @@ const Env = z.object({
   SCAN_REFRESH_INTERVAL_MS: z.coerce.number().int().min(0).max(604_800_000).default(21_600_000),
   SCAN_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   FINDINGS_BATCH_SIZE: z.coerce.number().int().min(10).max(10000).default(1000),
+  SUPPRESSION_SWEEP_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  ALERT_WEBHOOK_URLS: csv
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'must be http(s) URLs, comma-separated' })))
+    .default([]),
+  ALERT_MIN_LEVEL: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(LEVELS, { error: `must be one of ${LEVELS.join(', ')}` }))
+    .default('high'),
+  ALERT_SECRET: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 32)').optional(),
+  ALERT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+  ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
+  ALERT_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  ALERT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
+  ALERT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  ALERT_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
 });
 
 export type Env = z.input<typeof Env>;
@@ -111,6 +128,28 @@ export interface Config {
     /** False: this instance serves the API but runs no scans (another instance does). */
     readonly worker: boolean;
     readonly findingsBatchSize: number;
+  };
+  readonly suppressions: {
+    /** How often expired suppressions are deactivated (and their images recounted); 0 turns the sweep off. */
+    readonly sweepMs: number;
+  };
+  readonly alerts: {
+    /** Receivers from configuration (besides those managed through /api/alerts/webhooks). */
+    readonly webhookUrls: readonly string[];
+    /** Lowest level the configured receivers hear about. */
+    readonly minLevel: Level;
+    /** HMAC-SHA256 key of the configured receivers; undefined: sent unsigned. Never logged. */
+    readonly secret: string | undefined;
+    readonly timeoutMs: number;
+    /** Attempts per delivery before it is recorded as failed. */
+    readonly maxAttempts: number;
+    /** First retry delay; doubled per attempt (capped at one hour). */
+    readonly retryBaseMs: number;
+    readonly pollMs: number;
+    /** Delivered and failed deliveries are kept this long (the outbox is an audit trail, not an archive). */
+    readonly retentionDays: number;
+    /** False: this instance delivers nothing (another one does); alerts are still queued. */
+    readonly worker: boolean;
   };
 }
 
@@ -168,6 +207,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshIntervalMs: e.SCAN_REFRESH_INTERVAL_MS,
       worker: e.SCAN_WORKER === 'true',
       findingsBatchSize: e.FINDINGS_BATCH_SIZE,
+    },
+    suppressions: { sweepMs: e.SUPPRESSION_SWEEP_MS },
+    alerts: {
+      webhookUrls: e.ALERT_WEBHOOK_URLS,
+      minLevel: e.ALERT_MIN_LEVEL,
+      secret: e.ALERT_SECRET,
+      timeoutMs: e.ALERT_TIMEOUT_MS,
+      maxAttempts: e.ALERT_MAX_ATTEMPTS,
+      retryBaseMs: e.ALERT_RETRY_BASE_MS,
+      pollMs: e.ALERT_POLL_MS,
+      retentionDays: e.ALERT_RETENTION_DAYS,
+      worker: e.ALERT_WORKER === 'true',
     },
   });
 }

@@ -1,9 +1,11 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import type { Express } from 'express';
+import { alertsRouter, registerAlertsOpenApi } from '../modules/alerts';
 import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
+import { registerSuppressionsOpenApi, suppressionsRouter } from '../modules/suppressions';
 import type { AppDeps } from './deps';
 
 /**
@@ -14,6 +16,8 @@ export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
   app.use('/api/repository', registriesRouter(deps));
   app.use('/api/scanner', scannerRouter(deps));
+  app.use('/api/suppressions', suppressionsRouter(deps));
+  app.use('/api/alerts', alertsRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
@@ -22,4 +26,6 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerScoreOpenApi,
   registerRegistriesOpenApi,
   registerScannerOpenApi,
+  registerSuppressionsOpenApi,
+  registerAlertsOpenApi,
 ];

@@ -1,9 +1,10 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Finding, ScanReport } from '../../clients/clair';
 import { computeScore, type Weights } from '../../domain/scoring';
-import { LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } from '../../domain/severity';
+import { LEVELS, LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } from '../../domain/severity';
 import type { Ctx } from '../../http/context';
-import { ImageModel } from '../images';
+import { ImageModel, type ImageDoc } from '../images';
+import { loadActiveSuppressions, suppressedCounts } from '../suppressions/suppression.match';
 import { FindingModel, type FindingDoc } from './finding.model';
 
 /** What every image with a digest shows of its last report. */
@@ -43,14 +44,15 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
  * Stores a digest's report: new findings are inserted in batches, findings reported again get a
  * new `updated_at` (one updateMany per batch), changed ones are rewritten, and findings no longer
  * reported get `fixedAt` (kept, not deleted). Reads only this digest's findings, never the collection.
- * Returns the summary to copy onto the digest's images.
+ * Returns the summary to copy onto the digest's images and the findings first seen now
+ * (`newFindings`: never stored before for this digest; what alerts announce).
  */
 export async function storeReport(
   digest: string,
   report: ScanReport,
   opts: { batchSize: number; now?: Date },
   ctx: Ctx,
-): Promise<{ summary: DigestSummary; inserted: number; updated: number; fixed: number }> {
+): Promise<{ summary: DigestSummary; inserted: number; updated: number; fixed: number; newFindings: Finding[] }> {
   const started = Date.now();
   const now = opts.now ?? new Date();
   const findings = dedupeFindings(report.findings);
@@ -66,6 +68,7 @@ export async function storeReport(
   for await (const doc of cursor) existing.set(key(doc), doc);
 
   const inserts: Array<Record<string, unknown>> = [];
+  const newFindings: Finding[] = [];
   const touched: FindingDoc['_id'][] = [];
   const rewrites: AnyBulkWriteOperation[] = [];
   for (const f of findings) {
@@ -81,6 +84,7 @@ export async function storeReport(
     const old = existing.get(k);
     existing.delete(k);
     if (!old) {
+      newFindings.push(f);
       inserts.push({
         digest,
         cveId: f.cveId,
@@ -133,12 +137,19 @@ export async function storeReport(
     },
     'findings stored',
   );
-  return { summary, inserted: inserts.length, updated: touched.length + rewrites.length, fixed: gone.length };
+  return {
+    summary,
+    inserted: inserts.length,
+    updated: touched.length + rewrites.length,
+    fixed: gone.length,
+    newFindings,
+  };
 }
 
 /**
  * Copies a digest's summary and score onto every image (tag, platform, registry) with that digest:
- * `created_at` is set on the first scan, `updated_at` on every one.
+ * `created_at` is set on the first scan, `updated_at` on every one. Suppressed findings leave the
+ * counts and score of the images a suppression covers, so tags sharing a digest may differ.
  */
 export async function applySummary(
   digest: string,
@@ -149,19 +160,40 @@ export async function applySummary(
 ): Promise<number> {
   const score = computeScore(summary.counts, summary.packages, weights);
   await ImageModel.updateMany({ ...filter, digest, created_at: null }, { $set: { created_at: now } });
+  const common = {
+    packages: summary.packages,
+    namespace: summary.namespace,
+    scanStatus: 'done',
+    scanError: null,
+    updated_at: now,
+  };
+  const sups = await loadActiveSuppressions(now);
+  const images = sups.length
+    ? await ImageModel.find({ ...filter, digest }, { repository: 1, image: 1, tag: 1, digest: 1 }).lean<
+        Array<{ _id: ImageDoc['_id']; repository: string; image: string; tag: string; digest: string }>
+      >()
+    : [];
+  const minus = await suppressedCounts(images, sups);
+  const exceptions = images.filter((img) => minus.has(String(img._id))).map((img) => img._id);
   const res = await ImageModel.updateMany(
-    { ...filter, digest },
-    {
-      $set: {
-        ...summary.counts,
-        packages: summary.packages,
-        namespace: summary.namespace,
-        score,
-        scanStatus: 'done',
-        scanError: null,
-        updated_at: now,
-      },
-    },
+    { ...filter, digest, ...(exceptions.length ? { _id: { $nin: exceptions } } : {}) },
+    { $set: { ...summary.counts, ...common, score } },
   );
-  return res.modifiedCount;
+  let modified = res.modifiedCount;
+  for (const id of exceptions) {
+    const counts = subtractCounts(summary.counts, minus.get(String(id))!);
+    const one = await ImageModel.updateOne(
+      { _id: id },
+      { $set: { ...counts, ...common, score: computeScore(counts, summary.packages, weights) } },
+    );
+    modified += one.modifiedCount;
+  }
+  return modified;
+}
+
+/** `a - b` per level, never below 0. */
+export function subtractCounts(a: LevelCounts, b: LevelCounts): LevelCounts {
+  const out = emptyCounts();
+  for (const l of LEVELS) out[l] = Math.max(0, a[l] - b[l]);
+  return out;
 }

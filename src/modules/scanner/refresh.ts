@@ -1,4 +1,4 @@
-import type { ClairClient } from '../../clients/clair';
+import type { ClairClient, Finding } from '../../clients/clair';
 import type { Config } from '../../config';
 import { acquireLease, releaseLease, renewLease } from '../../db/lease';
 import type { Ctx } from '../../http/context';
@@ -12,6 +12,8 @@ export interface RefreshDeps {
   scan: Config['scan'];
   logger: Logger;
   instance: string;
+  /** Queues alerts for findings first seen in a refreshed report (new CVEs usually appear here); never throws. */
+  alerts?: { newFindings(digest: string, findings: readonly Finding[], ctx: Ctx): Promise<unknown> };
 }
 
 export interface RefreshResult {
@@ -67,6 +69,7 @@ export function createRefresher(deps: RefreshDeps) {
       const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now: at }, ctx);
       await ScanJobModel.updateOne({ _id: job._id }, { $set: { result: stored.summary } });
       await applySummary(job.digest, stored.summary, weights, at);
+      await deps.alerts?.newFindings(job.digest, stored.newFindings, ctx);
       result.refreshed++;
     };
     for await (const job of cursor) {

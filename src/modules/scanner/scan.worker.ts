@@ -1,6 +1,7 @@
-import type { ClairClient, ScanInput } from '../../clients/clair';
+import type { ClairClient, Finding, ScanInput } from '../../clients/clair';
 import type { Config } from '../../config';
 import { AppError, NotFoundError, ParameterError, RegistryError } from '../../errors/app-error';
+import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
 import { scanDurationHistogram, scanJobsGauge } from '../../metrics';
 import { ImageModel } from '../images';
@@ -16,6 +17,8 @@ export interface WorkerDeps {
   clairIndexTimeoutMs: number;
   logger: Logger;
   instance: string;
+  /** Queues alerts for findings first seen by a scan; never throws. */
+  alerts?: { newFindings(digest: string, findings: readonly Finding[], ctx: Ctx): Promise<unknown> };
 }
 
 export interface ScanWorker {
@@ -126,6 +129,7 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
         },
       );
       await applySummary(job.digest, stored.summary, await scoreService.get(), now);
+      await deps.alerts?.newFindings(job.digest, stored.newFindings, ctx);
       scanDurationHistogram.observe((Date.now() - started) / 1000);
       ctx.log.info(
         {

@@ -7,6 +7,7 @@ import type { Ctx } from '../../http/context';
 import type { AppDeps } from '../../http/deps';
 import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
+import { alertsFrom } from '../alerts';
 import { registriesServiceFrom } from '../registries';
 import { createRefresher, type Refresher } from './refresh';
 import { createScanWorker, type ScanWorker } from './scan.worker';
@@ -62,6 +63,7 @@ export function scannerFrom(deps: AppDeps): Scanner {
   const instance = deps.instanceId ?? instanceId();
   const scan = deps.config.scan;
   const service = createScannerService({ registries, clair, scan, instance });
+  const alerts = alertsFrom(deps).service;
   const worker = createScanWorker({
     registries,
     clair,
@@ -69,8 +71,9 @@ export function scannerFrom(deps: AppDeps): Scanner {
     clairIndexTimeoutMs: deps.config.clair.indexTimeoutMs,
     logger: deps.logger,
     instance,
+    alerts,
   });
-  const refresher = createRefresher({ clair, scan, logger: deps.logger, instance });
+  const refresher = createRefresher({ clair, scan, logger: deps.logger, instance, alerts });
   s = {
     service,
     worker,

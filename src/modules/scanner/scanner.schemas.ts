@@ -156,6 +156,10 @@ export const FindingView = z
     cveId: z.string(),
     created_at: z.string(),
     updated_at: z.string(),
+    suppressed: z.boolean().meta({
+      description:
+        'true when a suppression in force covers this CVE for this image: listed, but left out of counts and score',
+    }),
   })
   .meta({ id: 'Finding' });
 export type FindingView = z.infer<typeof FindingView>;

@@ -8,6 +8,7 @@ import { ImageModel, type ImageDoc } from '../images';
 import type { RegistriesService } from '../registries';
 import * as scoreService from '../score/score.service';
 import { isPerTagError, listImages, markVanished, resolveTag, upsertResolved, type ResolvedTag } from './discovery';
+import { loadActiveSuppressions, suppressedCves } from '../suppressions/suppression.match';
 import { FINDING_SORT_FIELDS, FindingModel, type FindingDoc } from './finding.model';
 import { applySummary } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
@@ -72,7 +73,11 @@ export function toImageView(d: ImageDoc): ImageView {
   return view;
 }
 
-function toFindingView(f: FindingDoc, img: { repository: string; image: string; tag: string }): FindingView {
+function toFindingView(
+  f: FindingDoc,
+  img: { repository: string; image: string; tag: string },
+  suppressed: ReadonlySet<string>,
+): FindingView {
   return {
     description: f.description ?? '',
     link: f.link ?? '',
@@ -87,6 +92,7 @@ function toFindingView(f: FindingDoc, img: { repository: string; image: string; 
     cveId: f.cveId,
     created_at: iso(f.created_at) as string,
     updated_at: iso(f.updated_at) as string,
+    suppressed: suppressed.has(f.cveId),
   };
 }
 
@@ -359,15 +365,17 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
       }
       const dir = body.sort.order === 'asc' ? 1 : -1;
       const field = FINDING_SORT_FIELDS[body.sort.field];
-      const [docs, count] = await Promise.all([
+      const [docs, count, sups] = await Promise.all([
         FindingModel.find(filter)
           .sort({ [field]: dir, _id: dir })
           .skip(body.pagination.from)
           .limit(body.pagination.size)
           .lean<FindingDoc[]>(),
         FindingModel.countDocuments(filter),
+        loadActiveSuppressions(),
       ]);
-      return { docs: docs.map((f) => toFindingView(f, img)), count };
+      const suppressed = suppressedCves(sups, img);
+      return { docs: docs.map((f) => toFindingView(f, img, suppressed)), count };
     },
 
     async requestScan(body, ctx) {

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import type { Finding } from '../../clients/clair';
+import type { Config } from '../../config';
+import type { SecretBox } from '../../crypto/secret-box';
+import { LEVEL_RANK, normaliseLevel, type Level } from '../../domain/severity';
+import { NotFoundError } from '../../errors/app-error';
+import type { Ctx } from '../../http/context';
+import { ImageModel } from '../images';
+import type { RegistriesService } from '../registries';
+import { loadActiveSuppressions, suppressedCves } from '../suppressions/suppression.match';
+import { DeliveryModel, WebhookModel, type WebhookDoc } from './alerts.model';
+import type { AlertPayload, CreateWebhook, ListWebhooksQuery, UpdateWebhook, WebhookView } from './alerts.schemas';
+
+export const SECRET_MASK = '******';
+/** Bounds of one payload: a first scan can bring hundreds of CVEs and a digest can serve many tags. */
+const MAX_VULNERABILITIES = 1000;
+const MAX_IMAGES = 500;
+
+export interface AlertsDeps {
+  registries: RegistriesService;
+  secretBox: SecretBox;
+  alerts: Config['alerts'];
+}
+
+/** One receiver as the enqueuer sees it. */
+interface Receiver {
+  id: string;
+  url: string;
+  minLevel: Level;
+  repository: string | null;
+}
+
+export interface AlertsService {
+  list(q: ListWebhooksQuery): Promise<{ docs: WebhookView[]; count: number }>;
+  get(id: string): Promise<WebhookView>;
+  /** Throws NotFoundError (unknown registry filter). */
+  create(body: CreateWebhook, ctx: Ctx): Promise<WebhookView>;
+  update(id: string, body: UpdateWebhook, ctx: Ctx): Promise<WebhookView>;
+  remove(id: string, ctx: Ctx): Promise<WebhookView>;
+  /**
+   * Queues alerts for findings a scan stored for the first time: one outbox document per receiver
+   * that has something at or above its level, not suppressed, in its registries. Never throws and
+   * sends nothing itself (the delivery worker does), so a scan is neither failed nor slowed by a receiver.
+   * Returns the number of deliveries queued.
+   */
+  newFindings(digest: string, findings: readonly Finding[], ctx: Ctx): Promise<number>;
+  /** The HMAC key of a receiver id (`config:<n>` or a webhook _id); undefined: unsigned. Throws NotFoundError when the webhook is gone. */
+  secretOf(receiver: string): Promise<string | undefined>;
+}
+
+const iso = (d: Date) => new Date(d).toISOString();
+
+function toView(d: WebhookDoc): WebhookView {
+  return {
+    _id: String(d._id),
+    url: d.url,
+    minLevel: d.minLevel,
+    secret: d.secretEnc ? SECRET_MASK : '',
+    enabled: d.enabled !== false,
+    repository: d.repository ?? null,
+    createdAt: iso(d.createdAt),
+    updatedAt: iso(d.updatedAt),
+  };
+}
+
+/** The URL's scheme and host only: webhook URLs often carry a token in their path or query. */
+export function urlForLogs(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export function createAlertsService(deps: AlertsDeps): AlertsService {
+  async function find(id: string): Promise<WebhookDoc> {
+    const doc = await WebhookModel.findById(id).lean<WebhookDoc>();
+    if (!doc) throw new NotFoundError(`webhook ${id} not found`);
+    return doc;
+  }
+
+  async function registryKey(repository: string | null | undefined): Promise<string | null | undefined> {
+    if (repository === undefined || repository === null) return repository;
+    return (await deps.registries.resolve(repository)).key;
+  }
+
+  async function receivers(): Promise<Receiver[]> {
+    const configured = deps.alerts.webhookUrls.map((url, i) => ({
+      id: `config:${i}`,
+      url,
+      minLevel: deps.alerts.minLevel,
+      repository: null,
+    }));
+    const managed = await WebhookModel.find({ enabled: true }, { url: 1, minLevel: 1, repository: 1 }).lean<
+      WebhookDoc[]
+    >();
+    return [
+      ...configured,
+      ...managed.map((w) => ({ id: String(w._id), url: w.url, minLevel: w.minLevel, repository: w.repository })),
+    ];
+  }
+
+  const rank = (level: string) => LEVEL_RANK[normaliseLevel(level)];
+
+  return {
+    async list(q) {
+      const [docs, count] = await Promise.all([
+        WebhookModel.find({}).sort({ createdAt: -1, _id: -1 }).skip(q.from).limit(q.size).lean<WebhookDoc[]>(),
+        WebhookModel.countDocuments({}),
+      ]);
+      return { docs: docs.map(toView), count };
+    },
+
+    async get(id) {
+      return toView(await find(id));
+    },
+
+    async create(body, ctx) {
+      const doc = await WebhookModel.create({
+        url: body.url,
+        minLevel: body.minLevel,
+        secretEnc: body.secret && body.secret !== SECRET_MASK ? deps.secretBox.encrypt(body.secret) : '',
+        enabled: body.enabled,
+        repository: (await registryKey(body.repository)) ?? null,
+      });
+      ctx.log.info({ webhook: String(doc._id), receiver: urlForLogs(doc.url) }, 'alert webhook created');
+      return toView(doc.toObject() as WebhookDoc);
+    },
+
+    async update(id, body, ctx) {
+      await find(id);
+      const set: Record<string, unknown> = {};
+      if (body.url !== undefined) set.url = body.url;
+      if (body.minLevel !== undefined) set.minLevel = body.minLevel;
+      if (body.enabled !== undefined) set.enabled = body.enabled;
+      if (body.repository !== undefined) set.repository = await registryKey(body.repository);
+      if (body.secret !== undefined && body.secret !== SECRET_MASK) {
+        set.secretEnc = body.secret ? deps.secretBox.encrypt(body.secret) : '';
+      }
+      const doc = await WebhookModel.findByIdAndUpdate(
+        id,
+        { $set: set },
+        { returnDocument: 'after' },
+      ).lean<WebhookDoc>();
+      if (!doc) throw new NotFoundError(`webhook ${id} not found`);
+      ctx.log.info({ webhook: id, receiver: urlForLogs(doc.url) }, 'alert webhook updated');
+      return toView(doc);
+    },
+
+    async remove(id, ctx) {
+      const doc = await WebhookModel.findByIdAndDelete(id).lean<WebhookDoc>();
+      if (!doc) throw new NotFoundError(`webhook ${id} not found`);
+      ctx.log.info({ webhook: id }, 'alert webhook deleted');
+      return toView(doc);
+    },
+
+    async newFindings(digest, findings, ctx) {
+      if (!findings.length) return 0;
+      try {
+        const all = await receivers();
+        if (!all.length) return 0;
+        const lowest = Math.min(...all.map((r) => LEVEL_RANK[r.minLevel]));
+        const candidates = findings
+          .filter((f) => rank(f.level) >= lowest)
+          .sort((a, b) => rank(b.level) - rank(a.level) || a.cveId.localeCompare(b.cveId));
+        if (!candidates.length) return 0;
+        const images = await ImageModel.find({ digest, present: true }, { repository: 1, image: 1, tag: 1 })
+          .limit(MAX_IMAGES)
+          .lean<Array<{ repository: string; image: string; tag: string }>>();
+        if (!images.length) return 0;
+        const sups = await loadActiveSuppressions();
+        const now = new Date();
+        const docs = [];
+        for (const r of all) {
+          const served = images.filter((i) => !r.repository || i.repository === r.repository);
+          const suppressed = served.map((i) => suppressedCves(sups, i));
+          // A CVE is news for this receiver when at least one of its images does not suppress it.
+          const vulns = candidates.filter(
+            (f) => rank(f.level) >= LEVEL_RANK[r.minLevel] && suppressed.some((s) => !s.has(f.cveId)),
+          );
+          if (!vulns.length) continue;
+          const eventId = randomUUID();
+          const payload: AlertPayload = {
+            id: eventId,
+            type: 'vulnerabilities.new',
+            createdAt: now.toISOString(),
+            digest,
+            minLevel: r.minLevel,
+            vulnerabilities: vulns.slice(0, MAX_VULNERABILITIES).map((f) => ({
+              cveId: f.cveId,
+              level: f.level,
+              package: f.type,
+              version: f.version,
+              fixedBy: f.fixedBy,
+              link: f.link,
+            })),
+            vulnerabilitiesTotal: vulns.length,
+            images: served
+              .filter((_, i) => vulns.some((f) => !suppressed[i]!.has(f.cveId)))
+              .map((i) => ({ registry: i.repository, image: i.image, tag: i.tag, digest })),
+          };
+          docs.push({
+            eventId,
+            receiver: r.id,
+            url: r.url,
+            body: JSON.stringify(payload),
+            state: 'pending',
+            attempts: 0,
+            notBefore: now,
+          });
+        }
+        if (docs.length) await DeliveryModel.insertMany(docs, { ordered: false });
+        ctx.log.info({ digest, deliveries: docs.length, candidates: candidates.length }, 'alerts queued');
+        return docs.length;
+      } catch (err) {
+        ctx.log.warn({ digest, err: (err as Error).message }, 'alerts could not be queued; the scan goes on');
+        return 0;
+      }
+    },
+
+    async secretOf(receiver) {
+      if (receiver.startsWith('config:')) return deps.alerts.secret;
+      const doc = await WebhookModel.findById(receiver, { secretEnc: 1 }).lean<WebhookDoc>();
+      if (!doc) throw new NotFoundError(`webhook ${receiver} was deleted`);
+      return doc.secretEnc ? deps.secretBox.decrypt(doc.secretEnc) : undefined;
+    },
+  };
+}
