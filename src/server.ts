@@ -8,7 +8,10 @@ import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded';
 import { createLogger, type Logger } from './logger';
 import { secretBoxFromConfig } from './crypto/secret-box';
 import type { AppDeps } from './http/deps';
+import { instanceId } from './db/lease';
+import { createScheduler } from './jobs/scheduler';
 import { clairFrom, scannerFrom } from './modules/scanner';
+import { schedulesServiceFrom } from './modules/schedules';
 
 export interface Running {
   server: Server;
@@ -52,7 +55,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   cleanup.unshift({ label: 'mongodb connection', run: () => disconnectMongo() });
 
   const secretBox = secretBoxFromConfig({ secretKey: config.secretKey, dataDir: path.resolve(config.dataDir) }, logger);
-  const deps: AppDeps = { config, logger, secretBox };
+  // One identity for this instance's job claims, leases and schedule slots.
+  const deps: AppDeps = { config, logger, secretBox, instanceId: instanceId() };
   const clair = clairFrom(deps);
   deps.clairPing = () => clair.ping({ log: logger });
   // A new registry gets its first discovery and scan at once, in the background.
@@ -71,6 +75,16 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   scanner.start();
   // Stopped before the database closes: scans in flight get a grace period, then their leases expire.
   cleanup.unshift({ label: 'scan worker', run: () => scanner.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)) });
+  const scheduler = createScheduler({
+    schedules: schedulesServiceFrom(deps),
+    scanner: scanner.service,
+    logger,
+    instance: deps.instanceId!,
+    tickMs: config.schedule.tickMs,
+  });
+  if (config.schedule.enabled) scheduler.start();
+  // Stopped first, so no schedule starts a discovery while the scanner winds down.
+  cleanup.unshift({ label: 'scheduler', run: () => scheduler.stop() });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

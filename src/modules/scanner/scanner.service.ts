@@ -116,6 +116,8 @@ export interface ScannerService {
     body: { force?: boolean },
     ctx: Ctx,
   ): Promise<{ all: true; started: number; registries: Array<{ repository: string; started: boolean }> }>;
+  /** Starts a background discovery of one registry (no ping first); started false when one is running. */
+  scanRegistry(repository: string, ctx: Ctx): Promise<{ repository: string; started: boolean }>;
   /** Discovers now (awaited) and enqueues a job for every digest that needs one. Null when another instance holds the registry's discovery. */
   discover(
     req: { repository: string; image?: string; tag?: string; force?: boolean },
@@ -397,6 +399,11 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
       await client.ping(ctx);
       const started = await startDiscovery(registry.key, body, ctx);
       return { repository: registry.key, image: body.image, tag: body.tag, started };
+    },
+
+    async scanRegistry(repository, ctx) {
+      const key = await registryKeyOf(repository);
+      return { repository: key, started: await startDiscovery(key, {}, ctx) };
     },
 
     async scanAll(body, ctx) {
