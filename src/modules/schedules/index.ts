@@ -6,4 +6,4 @@ export {
   type SchedulesDeps,
   type DueSlot,
 } from './schedules.service';
-export { ScheduleModel, type ScheduleDoc } from './schedule.model';
+export { ScheduleModel, ScheduleSlotModel, type ScheduleDoc } from './schedule.model';

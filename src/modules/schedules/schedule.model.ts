@@ -3,8 +3,7 @@ import mongoose, { Schema } from 'mongoose';
 /**
  * The firing state of one schedule, shared by every instance: `_id` is `global` (scan-all) or
  * `registry:<registry _id>` (stable across renames of its key). `cron` is the expression the state
- * belongs to; `lastSlot` the latest slot that fired (or was skipped when the schedule was set).
- * A slot fires where a findOneAndUpdate moved `lastSlot` forward to it, so exactly once.
+ * belongs to; `lastSlot` the latest slot that fired (or counted as fired when the schedule was set).
  */
 const scheduleSchema = new Schema(
   {
@@ -29,3 +28,23 @@ export interface ScheduleDoc {
 }
 
 export const ScheduleModel = mongoose.model('Schedule', scheduleSchema, 'schedules');
+
+/**
+ * One document per fired slot, `_id` = `<schedule id>@<slot ISO time>`. Inserting it is the claim:
+ * a unique `_id` lets exactly one instance insert it, on MongoDB and on FerretDB alike (FerretDB 1.x
+ * runs a conditional findOneAndUpdate/updateOne as read-then-write, so two instances both "win" it).
+ * Records older than a day are deleted by the winner of a later slot.
+ */
+const slotSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    schedule: { type: String, required: true },
+    slot: { type: Date, required: true },
+    firedBy: { type: String, required: true },
+    firedAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+slotSchema.index({ schedule: 1, slot: 1 });
+
+export const ScheduleSlotModel = mongoose.model('ScheduleSlot', slotSchema, 'scheduleslots');

@@ -2,11 +2,13 @@ import { cronProblem, cronSchedule } from '../../domain/cron';
 import { ParameterError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import { RegistryModel } from '../registries';
-import { ScheduleModel, type ScheduleDoc } from './schedule.model';
+import { ScheduleModel, ScheduleSlotModel, type ScheduleDoc } from './schedule.model';
 import type { ScheduleView, UpdateSchedule } from './schedules.schemas';
 
 export const GLOBAL_SCHEDULE = 'global';
 const EPOCH = new Date(0);
+// Slot records older than this are dropped; a slot that old is behind lastSlot and never claimed again.
+const SLOT_RETENTION_MS = 24 * 3600 * 1000;
 
 export interface SchedulesDeps {
   timezone: string;
@@ -30,8 +32,8 @@ export interface SchedulesService {
   updateGlobal(input: UpdateSchedule, ctx: Ctx, now?: Date): Promise<ScheduleView>;
   /**
    * Claims every slot due at `now` (the global schedule and each registry's) for `instance`. A slot
-   * is claimed by one atomic findOneAndUpdate moving `lastSlot` forward, so of several instances on
-   * one database exactly one gets it. Slots missed while no instance ran collapse into the latest
+   * is claimed by inserting its unique slot record, so of several instances on one database exactly
+   * one gets it. Slots missed while no instance ran collapse into the latest
    * one, which fires once. A schedule seen for the first time, or whose cron changed, is armed
    * (its current slot counts as fired) instead of firing at once.
    */
@@ -71,14 +73,29 @@ export function createSchedulesService(deps: SchedulesDeps): SchedulesService {
     }
   }
 
+  /** The slot of `id` due at `now` when this instance won it, else null. */
   async function claim(id: string, cron: string, now: Date, instance: string): Promise<Date | null> {
     const slot = latest(cron, now);
-    const won = await ScheduleModel.findOneAndUpdate(
-      { _id: id, cron, lastSlot: { $lt: slot } },
+    const state = await ScheduleModel.findById(id, { cron: 1, lastSlot: 1 }).lean<ScheduleDoc>();
+    if (!state || state.cron !== cron || (state.lastSlot && state.lastSlot.getTime() >= slot.getTime())) return null;
+    try {
+      await ScheduleSlotModel.create({
+        _id: `${id}@${slot.toISOString()}`,
+        schedule: id,
+        slot,
+        firedBy: instance,
+        firedAt: now,
+      });
+    } catch (err) {
+      if ((err as { code?: number }).code === 11000) return null;
+      throw err;
+    }
+    await ScheduleModel.updateOne(
+      { _id: id, lastSlot: { $lt: slot } },
       { $set: { lastSlot: slot, lastFiredAt: now, lastFiredBy: instance } },
-      { returnDocument: 'after' },
-    ).lean<ScheduleDoc>();
-    return won ? slot : null;
+    );
+    await ScheduleSlotModel.deleteMany({ schedule: id, slot: { $lt: new Date(slot.getTime() - SLOT_RETENTION_MS) } });
+    return slot;
   }
 
   return {
