@@ -93,7 +93,7 @@ export const WebhookResult = z
       blob: z.number().int().meta({ description: 'layer and config blob pushes' }),
       untagged: z.number().int().meta({ description: 'pushes by digest, without a tag' }),
       unknownRegistry: z.number().int().meta({ description: 'no registry matches the event host' }),
-      gone: z.number().int().meta({ description: 'the tag no longer exists' }),
+      gone: z.number().int().meta({ description: 'the tag no longer exists (or its manifest is unsupported)' }),
       duplicate: z.number().int().meta({ description: 'the same tag earlier in this delivery' }),
     }),
   })

@@ -134,6 +134,11 @@ export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
         seen.add(id);
         try {
           const r = await deps.scanner.discover({ repository: key, image: p.image, tag: p.tag }, ctx);
+          // Discovery skips a tag whose manifest is gone (or unsupported) instead of failing.
+          if (r && r.skippedTags > 0 && r.digests === 0) {
+            ignored.gone++;
+            continue;
+          }
           queued.push({
             repository: key,
             image: p.image,
