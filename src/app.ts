@@ -12,6 +12,7 @@ import { buildOpenApiDocument } from './http/openapi';
 import { mountRoutes } from './http/routes';
 import { collectProcessMetrics } from './metrics';
 import { opsRouter } from './modules/ops';
+import { webhooksRouter } from './modules/webhooks';
 
 export type { AppDeps };
 
@@ -33,6 +34,9 @@ export function createApp(deps: AppDeps): Express {
 
   // Probes and the Prometheus scraper stay outside /api and need no token.
   app.use(opsRouter(deps));
+
+  // Registry webhooks carry their own shared secret (WEBHOOK_SECRET), not an API token: mounted before the /api check.
+  app.use('/api/webhooks', webhooksRouter(deps));
 
   if (config.apiTokens.length > 0) {
     app.use('/api', requireBearerToken(config.apiTokens));

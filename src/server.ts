@@ -11,6 +11,9 @@ import type { AppDeps } from './http/deps';
 import { alertsFrom } from './modules/alerts';
 import { clairFrom, scannerFrom } from './modules/scanner';
 import { suppressionsFrom } from './modules/suppressions';
+import { instanceId } from './db/lease';
+import { createScheduler } from './jobs/scheduler';
+import { schedulesServiceFrom } from './modules/schedules';
 
 export interface Running {
   server: Server;
@@ -54,7 +57,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   cleanup.unshift({ label: 'mongodb connection', run: () => disconnectMongo() });
 
   const secretBox = secretBoxFromConfig({ secretKey: config.secretKey, dataDir: path.resolve(config.dataDir) }, logger);
-  const deps: AppDeps = { config, logger, secretBox };
+  // One identity for this instance's job claims, leases and schedule slots.
+  const deps: AppDeps = { config, logger, secretBox, instanceId: instanceId() };
   const clair = clairFrom(deps);
   deps.clairPing = () => clair.ping({ log: logger });
   // A new registry gets its first discovery and scan at once, in the background.
@@ -83,6 +87,16 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   const suppressions = suppressionsFrom(deps);
   suppressions.start();
   cleanup.unshift({ label: 'suppression expiry sweep', run: () => suppressions.stop() });
+  const scheduler = createScheduler({
+    schedules: schedulesServiceFrom(deps),
+    scanner: scanner.service,
+    logger,
+    instance: deps.instanceId!,
+    tickMs: config.schedule.tickMs,
+  });
+  if (config.schedule.enabled) scheduler.start();
+  // Stopped first, so no schedule starts a discovery while the scanner winds down.
+  cleanup.unshift({ label: 'scheduler', run: () => scheduler.stop() });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LEVELS, type Level } from '../domain/severity';
+import { cronProblem } from '../domain/cron';
 
 /** Thrown when the environment holds an invalid value; the message names the key. */
 export class ConfigError extends Error {
@@ -79,7 +80,31 @@ const Env = z.object({
   ALERT_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(2000),
   ALERT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   ALERT_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  SCAN_REGISTRY_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(2),
+  SCAN_ALL_SCHEDULE: z
+    .string()
+    .refine((v) => cronProblem(v) === null, { error: (i) => `cron expression ${cronProblem(String(i.input))}` })
+    .optional(),
+  SCHEDULE_TIMEZONE: z
+    .string()
+    .refine(isTimezone, 'must be an IANA time zone such as UTC or Europe/Berlin')
+    .default('UTC'),
+  SCHEDULER_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  SCHEDULER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 32)').optional(),
+  REGISTRY_MAX_RPS: z.coerce.number().min(0.1).max(10_000).default(20),
+  REGISTRY_429_RETRIES: z.coerce.number().int().min(0).max(20).default(3),
+  REGISTRY_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
 });
+
+function isTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export type Env = z.input<typeof Env>;
 
@@ -97,6 +122,11 @@ export interface Config {
   readonly registry: {
     /** Timeout of every call to a registry (and its token server). */
     readonly timeoutMs: number;
+    /** Requests per second one registry client sends at most (discovery and scans of this instance). */
+    readonly maxRequestsPerSecond: number;
+    /** Retries of a call answered 429, each after the reply's Retry-After (bounded by maxRetryAfterMs). */
+    readonly retries429: number;
+    readonly maxRetryAfterMs: number;
     /** Bound of the connection test run on create and on PUT ?repository=. */
     readonly testTimeoutMs: number;
   };
@@ -128,6 +158,8 @@ export interface Config {
     /** False: this instance serves the API but runs no scans (another instance does). */
     readonly worker: boolean;
     readonly findingsBatchSize: number;
+    /** Scans of one registry running at once across all instances; 0 = no cap. */
+    readonly perRegistryConcurrency: number;
   };
   readonly suppressions: {
     /** How often expired suppressions are deactivated (and their images recounted); 0 turns the sweep off. */
@@ -151,6 +183,17 @@ export interface Config {
     /** False: this instance delivers nothing (another one does); alerts are still queued. */
     readonly worker: boolean;
   };
+  readonly schedule: {
+    /** Default cron of the global scan-all schedule, used until one is set through the API. */
+    readonly scanAllDefault: string | undefined;
+    readonly timezone: string;
+    /** How often the scheduler looks for due slots. */
+    readonly tickMs: number;
+    /** False: this instance never fires schedules (another one does). */
+    readonly enabled: boolean;
+  };
+  /** Shared secret of POST /api/webhooks/registry; undefined disables the endpoint. */
+  readonly webhookSecret: string | undefined;
 }
 
 function deepFreeze<T>(o: T): T {
@@ -185,7 +228,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mongo: { uri: e.MONGODB_URI, embeddedPort: e.EMBEDDED_MONGO_PORT, ferretdbBinary: e.FERRETDB_BINARY },
     dataDir: e.DATA_DIR,
     secretKey: e.SECRET_KEY,
-    registry: { timeoutMs: e.REGISTRY_TIMEOUT_MS, testTimeoutMs: e.REGISTRY_TEST_TIMEOUT_MS },
+    registry: {
+      timeoutMs: e.REGISTRY_TIMEOUT_MS,
+      testTimeoutMs: e.REGISTRY_TEST_TIMEOUT_MS,
+      maxRequestsPerSecond: e.REGISTRY_MAX_RPS,
+      retries429: e.REGISTRY_429_RETRIES,
+      maxRetryAfterMs: e.REGISTRY_MAX_RETRY_AFTER_MS,
+    },
     rescoreBatchSize: e.RESCORE_BATCH_SIZE,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
@@ -207,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshIntervalMs: e.SCAN_REFRESH_INTERVAL_MS,
       worker: e.SCAN_WORKER === 'true',
       findingsBatchSize: e.FINDINGS_BATCH_SIZE,
+      perRegistryConcurrency: e.SCAN_REGISTRY_CONCURRENCY,
     },
     suppressions: { sweepMs: e.SUPPRESSION_SWEEP_MS },
     alerts: {
@@ -220,5 +270,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionDays: e.ALERT_RETENTION_DAYS,
       worker: e.ALERT_WORKER === 'true',
     },
+    schedule: {
+      scanAllDefault: e.SCAN_ALL_SCHEDULE?.trim(),
+      timezone: e.SCHEDULE_TIMEZONE,
+      tickMs: e.SCHEDULER_TICK_MS,
+      enabled: e.SCHEDULER === 'true',
+    },
+    webhookSecret: e.WEBHOOK_SECRET,
   });
 }

@@ -4,17 +4,21 @@ import { alertsRouter, registerAlertsOpenApi } from '../modules/alerts';
 import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
+import { registerSchedulesOpenApi, schedulesRouter } from '../modules/schedules';
+import { registerWebhooksOpenApi } from '../modules/webhooks';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
 import { registerSuppressionsOpenApi, suppressionsRouter } from '../modules/suppressions';
 import type { AppDeps } from './deps';
 
 /**
- * Mounts every module router under /api. Order: (in app.ts) the ops endpoints and the /api token
- * check, then these routers, then the JSON 404 and the error handler.
+ * Mounts every module router under /api. Order: (in app.ts) the ops endpoints, the webhooks (own
+ * secret) and the /api token check, then these routers, then the JSON 404 and the error handler.
  */
 export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
   app.use('/api/repository', registriesRouter(deps));
+  // Before /api/scanner, whose router would otherwise see /schedule first.
+  app.use('/api/scanner/schedule', schedulesRouter(deps));
   app.use('/api/scanner', scannerRouter(deps));
   app.use('/api/suppressions', suppressionsRouter(deps));
   app.use('/api/alerts', alertsRouter(deps));
@@ -28,4 +32,6 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerScannerOpenApi,
   registerSuppressionsOpenApi,
   registerAlertsOpenApi,
+  registerSchedulesOpenApi,
+  registerWebhooksOpenApi,
 ];

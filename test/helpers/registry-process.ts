@@ -21,8 +21,18 @@ export interface RegistryProcessOptions {
   htpasswd?: { username: string; password: string };
   /** Bearer-token auth: the registry trusts tokens signed by the key of `rootCertBundle` (PEM file path). */
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
-  /** Distribution notification endpoint(s). */
-  notifications?: Array<{ name: string; url: string; headers?: Record<string, string[]> }>;
+  /**
+   * Distribution notification endpoint(s) (distribution docs/configuration.md#notifications):
+   * timeout, threshold (failures before backing off) and backoff default to 2s, 5 and 1s.
+   */
+  notifications?: Array<{
+    name: string;
+    url: string;
+    headers?: Record<string, string[]>;
+    timeout?: string;
+    threshold?: number;
+    backoff?: string;
+  }>;
 }
 
 export interface RegistryProcess {
@@ -72,9 +82,9 @@ export async function startRegistry(opts: RegistryProcessOptions = {}): Promise<
         `    - name: ${n.name}`,
         `      url: ${JSON.stringify(n.url)}`,
         `      headers: ${JSON.stringify(n.headers ?? {})}`,
-        '      timeout: 2s',
-        '      threshold: 5',
-        '      backoff: 1s',
+        `      timeout: ${n.timeout ?? '2s'}`,
+        `      threshold: ${n.threshold ?? 5}`,
+        `      backoff: ${n.backoff ?? '1s'}`,
       );
     }
   }

@@ -48,7 +48,23 @@ export interface RegistryClientOptions {
   pageSize?: number;
   /** Keep connections open between calls (default true); one-off clients such as connection tests pass false. */
   keepAlive?: boolean;
+  /** At most this many requests per second from this client (discovery walks whole registries); default unbounded. */
+  maxRequestsPerSecond?: number;
+  /** Retries of a call answered 429 (default 3), each after its Retry-After, at most `maxRetryAfterMs` (default 30 s). */
+  retries429?: number;
+  maxRetryAfterMs?: number;
 }
+
+/** Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const h = header.trim();
+  if (/^\d+$/.test(h)) return Number(h) * 1000;
+  const at = Date.parse(h);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 type AuthState =
   { kind: 'unknown' } | { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; realm: string; service: string };
@@ -154,6 +170,19 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
   const pageSize = opts.pageSize ?? PAGE_SIZE;
   const tokens = new TokenCache();
   let auth: AuthState = { kind: 'unknown' };
+  const retries429 = opts.retries429 ?? 3;
+  const maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
+  const interval = opts.maxRequestsPerSecond ? 1000 / opts.maxRequestsPerSecond : 0;
+  let nextSlot = 0;
+
+  /** Spaces requests `interval` apart: each caller reserves the next free slot, then waits for it. */
+  async function throttle(): Promise<void> {
+    if (!interval) return;
+    const now = Date.now();
+    const slot = Math.max(now, nextSlot);
+    nextSlot = slot + interval;
+    if (slot > now) await sleep(slot - now);
+  }
 
   const ax: AxiosInstance = axios.create({
     timeout: opts.timeoutMs,
@@ -172,8 +201,31 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     headers: { 'User-Agent': 'vulnscan' },
   });
 
-  /** One HTTP exchange, logged once at debug (method, URL without credentials, status, duration). */
+  /**
+   * One HTTP exchange at the client's rate, retried on 429 up to `retries429` times after the reply's
+   * Retry-After (or 1 s, 2 s, 4 s … without one), each wait bounded by `maxRetryAfterMs`.
+   */
   async function send(
+    method: 'GET' | 'HEAD',
+    url: string,
+    headers: Record<string, string>,
+    ctx: Ctx,
+  ): Promise<AxiosResponse<Buffer>> {
+    for (let attempt = 0; ; attempt++) {
+      await throttle();
+      const res = await sendOnce(method, url, headers, ctx);
+      if (res.status !== 429 || attempt >= retries429) return res;
+      const wait = Math.min(retryAfterMs(headerOf(res, 'retry-after')) ?? 1000 * 2 ** attempt, maxRetryAfterMs);
+      ctx.log.warn(
+        { registry: where, url: safeUrl(url), waitMs: wait, attempt: attempt + 1 },
+        'registry answered 429; waiting as asked',
+      );
+      await sleep(wait);
+    }
+  }
+
+  /** One HTTP exchange, logged once at debug (method, URL without credentials, status, duration). */
+  async function sendOnce(
     method: 'GET' | 'HEAD',
     url: string,
     headers: Record<string, string>,
@@ -345,7 +397,9 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     if (res.status === 404) return new NotFoundError(`registry ${where}: ${what} not found${detail}`);
     if (res.status === 403) return new RegistryError(`registry ${where}: access to ${what} denied (HTTP 403)${detail}`);
     if (res.status === 429)
-      return new RegistryError(`registry ${where}: too many requests (HTTP 429); try again later`);
+      return new RegistryError(
+        `registry ${where}: still answering 429 (too many requests) after ${retries429} retries; try again later`,
+      );
     return new RegistryError(`registry ${where}: ${what} answered HTTP ${res.status}${detail}`);
   }
 

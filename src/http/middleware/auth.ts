@@ -38,3 +38,21 @@ export function requireBearerToken(tokens: readonly string[]): RequestHandler {
     next();
   };
 }
+
+/**
+ * Guards a webhook with a shared secret: `Authorization: Bearer <secret>` or the bare secret (Harbor's
+ * "auth header" and distribution's endpoint `headers` send a fixed value). Compared as SHA-256 digests
+ * with timingSafeEqual. Without a configured secret the route is disabled: every call gets AuthError
+ * (5007/401), so a webhook is never open by default.
+ */
+export function requireSharedSecret(secret: string | undefined, what: string): RequestHandler {
+  const expected = secret ? digest(secret) : null;
+  return (req, _res, next) => {
+    if (!expected) return next(new AuthError(`${what} is disabled: set WEBHOOK_SECRET to enable it`));
+    const header = req.headers.authorization?.trim();
+    if (!header) return next(new AuthError(`${what} needs "Authorization: Bearer <WEBHOOK_SECRET>"`));
+    const given = digest(header.replace(/^Bearer +/i, ''));
+    if (!timingSafeEqual(given, expected)) return next(new AuthError(`${what}: wrong secret`));
+    next();
+  };
+}

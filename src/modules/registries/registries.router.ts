@@ -23,6 +23,12 @@ export function registriesServiceFrom(deps: AppDeps): RegistriesService {
       secretBox: deps.secretBox ?? secretBoxFromConfig(deps.config, deps.logger),
       timeoutMs: deps.config.registry.timeoutMs,
       testTimeoutMs: deps.config.registry.testTimeoutMs,
+      timezone: deps.config.schedule.timezone,
+      politeness: {
+        maxRequestsPerSecond: deps.config.registry.maxRequestsPerSecond,
+        retries429: deps.config.registry.retries429,
+        maxRetryAfterMs: deps.config.registry.maxRetryAfterMs,
+      },
       onRegistryCreated: deps.onRegistryCreated,
     });
     services.set(deps, s);

@@ -64,6 +64,8 @@ const fields = {
   skipTlsVerify: Bool.optional(),
   kind: z.enum(RegistryKind.options, { error: `must be one of ${RegistryKind.options.join(', ')}` }).optional(),
   options: Options.optional(),
+  /** Cron expression (5 or 6 fields) of a scheduled discovery + scan; "" for none. Checked by the service. */
+  schedule: z.string({ error: 'must be a string' }).trim().max(100, 'must be at most 100 characters').optional(),
 };
 
 /** POST /api/repository body (the seed's fields plus skipTlsVerify, kind, options). Unknown keys are refused. */
@@ -140,6 +142,9 @@ export const RegistryView = z
     skipTlsVerify: z.boolean(),
     kind: z.string(),
     options: z.record(z.string(), z.unknown()),
+    schedule: z
+      .string()
+      .meta({ description: 'cron expression of the scheduled scan, "" when none', example: '0 3 * * *' }),
     createdAt: z.string().optional(),
     updatedAt: z.string().optional(),
   })

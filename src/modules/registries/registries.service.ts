@@ -10,6 +10,7 @@ import {
 import type { SecretBox } from '../../crypto/secret-box';
 import { AppError, ConflictError, NotFoundError, ParameterError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
+import { cronProblem } from '../../domain/cron';
 import { ImageModel } from '../images';
 import { purgeRegistryImages } from '../scanner/purge';
 import { RegistryModel, type RegistryDoc } from './registry.model';
@@ -24,6 +25,10 @@ export interface RegistriesDeps {
   timeoutMs: number;
   /** Bound of a whole connection test (create, update, PUT ?repository=). */
   testTimeoutMs: number;
+  /** Time zone of schedules (validation only). */
+  timezone?: string;
+  /** Politeness of the v2 clients used for discovery and scans (request rate, 429 retries). */
+  politeness?: { maxRequestsPerSecond: number; retries429: number; maxRetryAfterMs: number };
   /** Called after a create succeeded, fire-and-forget (the scan pipeline starts a first discovery). */
   onRegistryCreated?: (key: string) => void;
 }
@@ -77,6 +82,7 @@ export function toView(doc: RegistryDoc): RegistryView {
     skipTlsVerify: Boolean(doc.skipTlsVerify),
     kind: doc.kind ?? 'registry',
     options: maskOptions((doc.options as Record<string, unknown> | undefined) ?? {}),
+    schedule: doc.schedule ?? '',
     createdAt: iso(doc.createdAt) ?? undefined,
     updatedAt: iso(doc.updatedAt) ?? undefined,
   };
@@ -180,6 +186,14 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
     }
   }
 
+  /** '' (no schedule) or a cron expression croner accepts; else ParameterError naming body.schedule. */
+  function checkSchedule(schedule: string | undefined): string | undefined {
+    if (schedule === undefined || schedule === '') return schedule;
+    const problem = cronProblem(schedule, deps.timezone);
+    if (problem) throw new ParameterError(`body.schedule: "${schedule}" ${problem}`);
+    return schedule;
+  }
+
   function assertCredentials(isAuth: boolean, username: string, hasPassword: boolean): void {
     if (!isAuth) return;
     if (!username) throw new ParameterError('body.username: is required when isAuth is true');
@@ -241,6 +255,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       const kind = input.kind ?? 'registry';
       // Kind-specific options are checked here (5003 naming the field) so a registry that cannot be listed is never stored.
       const options = sealOptions(validateKindOptions(kind, input.options ?? {}));
+      const schedule = checkSchedule(input.schedule) ?? '';
       await assertNoConflict(key, name);
       let created;
       try {
@@ -257,6 +272,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
           isAuth,
           skipTlsVerify: input.skipTlsVerify ?? false,
           options,
+          schedule,
         });
       } catch (e) {
         // A concurrent create won the race between the check and the insert.
@@ -301,6 +317,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
         isAuth: input.isAuth ?? Boolean(current.isAuth),
         skipTlsVerify: input.skipTlsVerify ?? Boolean(current.skipTlsVerify),
         options: input.options ?? current.options ?? {},
+        schedule: checkSchedule(input.schedule) ?? current.schedule ?? '',
       };
       assertCredentials(next.isAuth, next.username, Boolean(next.passwdEnc));
       const storedOptions = (current.options as Record<string, unknown> | undefined) ?? {};
@@ -355,7 +372,15 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
         const kind = (doc.kind ?? 'registry') as RegistryKind;
         entry = {
           stamp,
-          client: createRegistryClient(target, { timeoutMs: deps.timeoutMs }),
+          client: createRegistryClient(target, {
+            timeoutMs: deps.timeoutMs,
+            ...deps.politeness,
+            // A per-registry rate in options (vendor kinds) bounds the v2 calls as well.
+            ...(typeof (doc.options as { maxRequestsPerSecond?: unknown } | undefined)?.maxRequestsPerSecond ===
+            'number'
+              ? { maxRequestsPerSecond: (doc.options as { maxRequestsPerSecond: number }).maxRequestsPerSecond }
+              : {}),
+          }),
           lister: createImageLister({ kind, options: openOptions(doc), target, timeoutMs: deps.timeoutMs }),
         };
         clients.set(key, entry);

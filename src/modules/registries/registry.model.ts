@@ -22,6 +22,8 @@ const registrySchema = new Schema(
     isAuth: { type: Boolean, default: false },
     skipTlsVerify: { type: Boolean, default: false },
     options: { type: Schema.Types.Mixed, default: () => ({}) },
+    /** Cron expression of this registry's scheduled discovery and scan; '' = none. */
+    schedule: { type: String, default: '' },
     isConnect: { type: Boolean, default: false },
     connectError: { type: String, default: null },
     lastTestedAt: { type: Date, default: null },

@@ -53,14 +53,32 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
   const inFlight = new Set<Promise<unknown>>();
   let wake: (() => void) | null = null;
 
+  // Claims of this instance's loops run one at a time, so they never race each other past the registry cap.
+  let claiming: Promise<unknown> = Promise.resolve();
+
   async function claim(): Promise<ScanJobDoc | null> {
+    const turn = claiming.then(claimCapped);
+    claiming = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /**
+   * One atomic findOneAndUpdate over queued jobs (and running ones whose lease expired), skipping
+   * registries whose live running jobs already reach SCAN_REGISTRY_CONCURRENCY. Two instances can
+   * both pass that count; the check after the claim lets only the first `cap` running jobs of the
+   * registry (by startedAt, _id: the same order everywhere) proceed and gives the others back.
+   */
+  async function claimCapped(): Promise<ScanJobDoc | null> {
     const now = new Date();
-    return ScanJobModel.findOneAndUpdate(
+    const cap = deps.scan.perRegistryConcurrency;
+    const full = cap > 0 ? await registriesAtCap(now, cap) : [];
+    const job = await ScanJobModel.findOneAndUpdate(
       {
         $or: [
           { state: 'queued', notBefore: { $lte: now } },
           { state: 'running', leaseUntil: { $lt: now } },
         ],
+        ...(full.length ? { repository: { $nin: full } } : {}),
       },
       {
         $set: {
@@ -73,6 +91,30 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
       },
       { sort: { notBefore: 1 }, returnDocument: 'after' },
     ).lean<ScanJobDoc>();
+    if (!job || cap === 0) return job;
+    const first = await ScanJobModel.find(
+      { state: 'running', repository: job.repository, leaseUntil: { $gte: now } },
+      { _id: 1 },
+    )
+      .sort({ startedAt: 1, _id: 1 })
+      .limit(cap)
+      .lean<Array<{ _id: unknown }>>();
+    if (first.some((j) => String(j._id) === String(job._id))) return job;
+    await ScanJobModel.updateOne(
+      { _id: job._id, leaseOwner: deps.instance, state: 'running' },
+      { $set: { state: 'queued', leaseOwner: null, leaseUntil: null }, $inc: { attempts: -1 } },
+    );
+    log.debug({ registry: job.repository, digest: job.digest, cap }, 'registry at its scan cap; job given back');
+    return null;
+  }
+
+  /** Registries with `cap` or more running jobs whose lease is live. */
+  async function registriesAtCap(now: Date, cap: number): Promise<string[]> {
+    const running = await ScanJobModel.aggregate<{ _id: string; n: number }>([
+      { $match: { state: 'running', leaseUntil: { $gte: now } } },
+      { $group: { _id: '$repository', n: { $sum: 1 } } },
+    ]);
+    return running.filter((r) => r.n >= cap).map((r) => r._id);
   }
 
   async function scanOnce(job: ScanJobDoc): Promise<void> {

@@ -20,6 +20,7 @@ import {
   ListFindingsBody,
   ListImagesBody,
   Page,
+  ScanAllResult,
   ScanRequestBody,
   ScanRequestResult,
 } from './scanner.schemas';
@@ -127,7 +128,13 @@ export function scannerRouter(deps: AppDeps): Router {
 
   router.post('/scan', validate({ body: ScanRequestBody }), async (req, res) => {
     const { body } = inputOf<{ body: ScanRequestBody }>(res);
-    res.status(202).json(ok(await service.requestScan(body, ctxOf(req))));
+    const ctx = ctxOf(req);
+    const { repository } = body;
+    res
+      .status(202)
+      .json(
+        ok(repository ? await service.requestScan({ ...body, repository }, ctx) : await service.scanAll(body, ctx)),
+      );
   });
 
   router.get('/jobs', validate({ query: JobsQuery }), async (_req, res) => {
@@ -191,12 +198,13 @@ export function registerScannerOpenApi(registry: OpenAPIRegistry): void {
     tags: ['scanner'],
     summary:
       'Discover a registry (or one image, or one tag) and queue a scan for every digest not scanned yet, changed or failed (force: every digest). ' +
-      'The registry is checked before the reply; discovery and scans run in the background (see /api/scanner/jobs).',
+      'The registry is checked before the reply; discovery and scans run in the background (see /api/scanner/jobs). ' +
+      'Without repository: scan all, i.e. start the discovery of every registry (not pinged first; ScanAllResult).',
     request: { body: { required: true, content: json(ScanRequestBody) } },
     responses: {
       202: {
-        description: 'discovery started (or already running: started false)',
-        content: json(EnvelopeOf(ScanRequestResult)),
+        description: 'discovery started (or already running: started false); scan-all lists every registry',
+        content: json(EnvelopeOf(z.union([ScanRequestResult, ScanAllResult]))),
       },
       400: err('invalid body (5003)'),
       404: err('unknown registry (5004)'),

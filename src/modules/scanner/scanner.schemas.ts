@@ -100,15 +100,17 @@ export const GetImageQuery = z.strictObject({
 });
 export type GetImageQuery = z.infer<typeof GetImageQuery>;
 
+/** `repository` omitted: scan all (every registry), as Harbor's "Scan now" on the Vulnerability page. */
 export const ScanRequestBody = z
   .strictObject({
-    repository: Repository,
+    repository: Repository.optional(),
     image: ImageName.optional(),
     tag: Tag.optional(),
     /** Re-scan digests already scanned (default: only new, changed or failed ones). */
     force: z.boolean({ error: 'must be true or false' }).default(false),
   })
   .refine((b) => !b.tag || b.image, { message: 'tag needs image', path: ['tag'] })
+  .refine((b) => !b.image || b.repository, { message: 'image needs repository', path: ['image'] })
   .meta({ id: 'ScanRequestBody' });
 export type ScanRequestBody = z.infer<typeof ScanRequestBody>;
 
@@ -174,6 +176,19 @@ export const ScanRequestResult = z
     started: z.boolean().meta({ description: 'false when a discovery of this registry is already running' }),
   })
   .meta({ id: 'ScanRequestResult' });
+
+export const ScanAllResult = z
+  .object({
+    all: z.literal(true),
+    started: z.number().int().meta({ description: 'registries whose discovery started now' }),
+    registries: z.array(
+      z.object({
+        repository: z.string(),
+        started: z.boolean().meta({ description: 'false when its discovery was already running' }),
+      }),
+    ),
+  })
+  .meta({ id: 'ScanAllResult' });
 
 export const JobsProgress = z
   .object({

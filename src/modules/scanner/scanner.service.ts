@@ -110,9 +110,20 @@ export interface ScannerService {
    * can take long). `started` is false when a discovery of that registry is already running.
    */
   requestScan(
-    body: ScanRequestBody,
+    body: ScanRequestBody & { repository: string },
     ctx: Ctx,
   ): Promise<{ repository: string; image?: string; tag?: string; started: boolean }>;
+  /**
+   * Scan-all: starts, in the background, a discovery (and so the scans) of every registry whose
+   * discovery is not running already. Nothing is pinged first: an unreachable registry's discovery
+   * fails on its own and records its error (GET /api/scanner/jobs?repository=).
+   */
+  scanAll(
+    body: { force?: boolean },
+    ctx: Ctx,
+  ): Promise<{ all: true; started: number; registries: Array<{ repository: string; started: boolean }> }>;
+  /** Starts a background discovery of one registry (no ping first); started false when one is running. */
+  scanRegistry(repository: string, ctx: Ctx): Promise<{ repository: string; started: boolean }>;
   /** Discovers now (awaited) and enqueues a job for every digest that needs one. Null when another instance holds the registry's discovery. */
   discover(
     req: { repository: string; image?: string; tag?: string; force?: boolean },
@@ -326,6 +337,18 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     }
   }
 
+  /** Runs a discovery in the background unless one of that registry is running anywhere; true when started. */
+  async function startDiscovery(key: string, req: { image?: string; tag?: string; force?: boolean }, ctx: Ctx) {
+    const current = await readLease(`discover:${key}`);
+    const running = Boolean(current?.owner && current.until && new Date(current.until).getTime() > Date.now());
+    if (running && !(req.image && req.tag)) return false;
+    const p = discover({ ...req, repository: key }, ctx)
+      .catch((err: unknown) => ctx.log.error({ registry: key, err: (err as Error).message }, 'discovery failed'))
+      .finally(() => background.delete(p));
+    background.add(p);
+    return true;
+  }
+
   return {
     async listImages(body) {
       const filter: ImageFilter = { present: true };
@@ -382,17 +405,23 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
       const { registry, client } = await deps.registries.clientFor(await registryKeyOf(body.repository), ctx);
       // Fail now, with 5002, when the registry cannot be reached; the rest runs in the background.
       await client.ping(ctx);
-      const current = await readLease(`discover:${registry.key}`);
-      const running = Boolean(current?.owner && current.until && new Date(current.until).getTime() > Date.now());
-      if (running && !(body.image && body.tag))
-        return { repository: registry.key, image: body.image, tag: body.tag, started: false };
-      const p = discover({ ...body, repository: registry.key }, ctx)
-        .catch((err: unknown) =>
-          ctx.log.error({ registry: registry.key, err: (err as Error).message }, 'discovery failed'),
-        )
-        .finally(() => background.delete(p));
-      background.add(p);
-      return { repository: registry.key, image: body.image, tag: body.tag, started: true };
+      const started = await startDiscovery(registry.key, body, ctx);
+      return { repository: registry.key, image: body.image, tag: body.tag, started };
+    },
+
+    async scanRegistry(repository, ctx) {
+      const key = await registryKeyOf(repository);
+      return { repository: key, started: await startDiscovery(key, {}, ctx) };
+    },
+
+    async scanAll(body, ctx) {
+      const registries: Array<{ repository: string; started: boolean }> = [];
+      for (const r of await deps.registries.list()) {
+        registries.push({ repository: r.key, started: await startDiscovery(r.key, { force: body.force }, ctx) });
+      }
+      const started = registries.filter((r) => r.started).length;
+      ctx.log.info({ registries: registries.length, started }, 'scan of every registry requested');
+      return { all: true as const, started, registries };
     },
 
     discover,
