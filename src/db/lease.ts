@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import mongoose, { Schema } from 'mongoose';
+import { claimOne } from './claim';
 
 /**
  * Named leases shared by every instance on one database: a periodic task (refresh, a schedule, a
  * registry's discovery) runs where its lease was taken, and nowhere else until the lease ends.
- * Taking one is a single atomic findOneAndUpdate, so two instances never both win.
+ * Taking one is a claim (src/db/claim.ts: a unique ticket, then an update guarded by `claimSeq`), so
+ * two instances never both win, on MongoDB or FerretDB.
  */
 const leaseSchema = new Schema(
   {
@@ -14,6 +16,8 @@ const leaseSchema = new Schema(
     until: { type: Date, default: null },
     /** Free-form state the holder keeps with the lease (last run, last error, Clair's index state, ...). */
     data: { type: Schema.Types.Mixed, default: {} },
+    /** Generation of the last claim (see claimOne). */
+    claimSeq: { type: Number, default: 0 },
   },
   { versionKey: false, minimize: false },
 );
@@ -34,18 +38,28 @@ export interface LeaseDoc {
 export async function acquireLease(name: string, owner: string, ms: number): Promise<LeaseDoc | null> {
   const now = new Date();
   const until = new Date(now.getTime() + ms);
+  // Already ours: only this owner can match, so a plain update extends it.
+  const mine = await LeaseModel.findOneAndUpdate(
+    { _id: name, owner },
+    { $set: { until } },
+    { returnDocument: 'after' },
+  ).lean<LeaseDoc>();
+  if (mine) return mine;
   try {
-    const doc = await LeaseModel.findOneAndUpdate(
-      { _id: name, $or: [{ owner: null }, { owner }, { until: { $lt: now } }] },
-      { $set: { owner, until } },
-      { upsert: true, returnDocument: 'after' },
-    ).lean<LeaseDoc>();
-    return doc;
+    await LeaseModel.collection.insertOne({ _id: name as never, owner: null, until: null, data: {}, claimSeq: 0 });
   } catch (err) {
-    // The upsert raced another instance's insert, or the lease is held: either way not ours.
-    if ((err as { code?: number }).code === 11000) return null;
-    throw err;
+    // Another instance created it first; it is claimed below like any other.
+    if ((err as { code?: number }).code !== 11000) throw err;
   }
+  return claimOne<LeaseDoc>(LeaseModel as never, {
+    scope: 'lease',
+    owner,
+    staleMs: ms,
+    filter: { _id: name, $or: [{ owner: null }, { until: { $lt: now } }] },
+    sort: { _id: 1 },
+    update: { $set: { owner, until } },
+    now,
+  });
 }
 
 /** Extends a lease we hold; false when it is no longer ours (taken over after expiry). */

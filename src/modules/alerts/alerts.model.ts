@@ -51,6 +51,8 @@ const deliverySchema = new Schema(
     lastStatus: { type: Number, default: null },
     lastError: { type: String, default: null },
     deliveredAt: { type: Date, default: null },
+    /** Generation of the last claim (src/db/claim.ts). */
+    claimSeq: { type: Number, default: 0 },
   },
   { timestamps: true, versionKey: false },
 );
@@ -75,6 +77,7 @@ export interface DeliveryDoc {
   lastStatus: number | null;
   lastError: string | null;
   deliveredAt: Date | null;
+  claimSeq?: number;
   createdAt: Date;
   updatedAt: Date;
 }

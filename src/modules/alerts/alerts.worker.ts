@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import axios from 'axios';
 import type { Config } from '../../config';
+import { claimOne } from '../../db/claim';
 import { acquireLease, releaseLease } from '../../db/lease';
 import type { Logger } from '../../logger';
 import { DeliveryModel, type DeliveryDoc } from './alerts.model';
@@ -40,7 +41,7 @@ function permanentStatus(status: number): boolean {
 
 /**
  * The alert delivery worker: loops that claim one due delivery each with an atomic
- * findOneAndUpdate lease (so several instances never send the same one twice at once), POST it
+ * claim with a lease (src/db/claim.ts: several instances never send the same one twice at once), POST it
  * with a timeout, and record delivered, a retry with exponential backoff, or failed after
  * ALERT_MAX_ATTEMPTS. A lease left by a dead instance expires and the delivery is taken over.
  */
@@ -79,19 +80,23 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
   }
 
   async function claim(now: Date): Promise<DeliveryDoc | null> {
-    return DeliveryModel.findOneAndUpdate(
-      {
+    return claimOne<DeliveryDoc>(DeliveryModel as never, {
+      scope: 'delivery',
+      owner: deps.instance,
+      staleMs: leaseMs,
+      filter: {
         $or: [
           { state: 'pending', notBefore: { $lte: now } },
           { state: 'sending', leaseUntil: { $lt: now } },
         ],
       },
-      {
+      sort: { notBefore: 1 },
+      update: {
         $set: { state: 'sending', leaseOwner: deps.instance, leaseUntil: new Date(now.getTime() + leaseMs) },
         $inc: { attempts: 1 },
       },
-      { sort: { notBefore: 1 }, returnDocument: 'after' },
-    ).lean<DeliveryDoc>();
+      now,
+    });
   }
 
   async function finish(d: DeliveryDoc, set: Record<string, unknown>): Promise<void> {

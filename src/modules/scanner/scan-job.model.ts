@@ -42,6 +42,8 @@ const scanJobSchema = new Schema(
     },
     /** Clair's index_state when the digest was indexed (a change means re-index). */
     indexState: { type: String, default: null },
+    /** Generation of the last claim; never reset, so a requeued job is claimed afresh (src/db/claim.ts). */
+    claimSeq: { type: Number, default: 0 },
   },
   { versionKey: false },
 );
@@ -68,6 +70,7 @@ export interface ScanJobDoc {
   durationMs: number | null;
   result: { namespace: string | null; packages: number; counts: LevelCounts; findings: number } | null;
   indexState: string | null;
+  claimSeq?: number;
 }
 
 export const ScanJobModel = mongoose.model('ScanJob', scanJobSchema, 'scanjobs');

@@ -1,5 +1,6 @@
 import type { ClairClient, Finding, ScanInput } from '../../clients/clair';
 import type { Config } from '../../config';
+import { claimOne } from '../../db/claim';
 import { AppError, NotFoundError, ParameterError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
@@ -43,7 +44,7 @@ function message(err: unknown): string {
 
 /**
  * The scan worker: `concurrency` loops, each claiming one queued job (or one whose lease expired:
- * a dead instance's) with a single atomic findOneAndUpdate, renewing the lease while Clair works,
+ * a dead instance's) with an atomic claim (src/db/claim.ts), renewing the lease while Clair works,
  * and writing the outcome only while it still owns the job.
  */
 export function createScanWorker(deps: WorkerDeps): ScanWorker {
@@ -63,7 +64,7 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
   }
 
   /**
-   * One atomic findOneAndUpdate over queued jobs (and running ones whose lease expired), skipping
+   * One atomic claim (src/db/claim.ts) over queued jobs (and running ones whose lease expired), skipping
    * registries whose live running jobs already reach SCAN_REGISTRY_CONCURRENCY. Two instances can
    * both pass that count; the check after the claim lets only the first `cap` running jobs of the
    * registry (by startedAt, _id: the same order everywhere) proceed and gives the others back.
@@ -72,15 +73,19 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
     const now = new Date();
     const cap = deps.scan.perRegistryConcurrency;
     const full = cap > 0 ? await registriesAtCap(now, cap) : [];
-    const job = await ScanJobModel.findOneAndUpdate(
-      {
+    const job = await claimOne<ScanJobDoc>(ScanJobModel as never, {
+      scope: 'scanjob',
+      owner: deps.instance,
+      staleMs: deps.scan.leaseMs,
+      filter: {
         $or: [
           { state: 'queued', notBefore: { $lte: now } },
           { state: 'running', leaseUntil: { $lt: now } },
         ],
         ...(full.length ? { repository: { $nin: full } } : {}),
       },
-      {
+      sort: { notBefore: 1 },
+      update: {
         $set: {
           state: 'running',
           leaseOwner: deps.instance,
@@ -89,8 +94,8 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
         },
         $inc: { attempts: 1 },
       },
-      { sort: { notBefore: 1 }, returnDocument: 'after' },
-    ).lean<ScanJobDoc>();
+      now,
+    });
     if (!job || cap === 0) return job;
     const first = await ScanJobModel.find(
       { state: 'running', repository: job.repository, leaseUntil: { $gte: now } },
