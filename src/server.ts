@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './logger';
 import { secretBoxFromConfig } from './crypto/secret-box';
 import type { AppDeps } from './http/deps';
 import { clairFrom, scannerFrom } from './modules/scanner';
+import { vulnerabilitiesFrom } from './modules/vulnerabilities';
 
 export interface Running {
   server: Server;
@@ -71,6 +72,9 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   scanner.start();
   // Stopped before the database closes: scans in flight get a grace period, then their leases expire.
   cleanup.unshift({ label: 'scan worker', run: () => scanner.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)) });
+  const { summarizer } = vulnerabilitiesFrom(deps);
+  summarizer.start();
+  cleanup.unshift({ label: 'cve summaries', run: () => summarizer.stop() });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);

@@ -62,6 +62,8 @@ const Env = z.object({
   SCAN_REFRESH_INTERVAL_MS: z.coerce.number().int().min(0).max(604_800_000).default(21_600_000),
   SCAN_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   FINDINGS_BATCH_SIZE: z.coerce.number().int().min(10).max(10000).default(1000),
+  CVE_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  CVE_SUMMARY_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
 export type Env = z.input<typeof Env>;
@@ -111,6 +113,12 @@ export interface Config {
     /** False: this instance serves the API but runs no scans (another instance does). */
     readonly worker: boolean;
     readonly findingsBatchSize: number;
+  };
+  readonly cveSummaries: {
+    /** Background pass over dirty CVE summaries this often (and soon after a scan); 0 turns it off. */
+    readonly intervalMs: number;
+    /** Dirty markers read per batch. */
+    readonly batch: number;
   };
 }
 
@@ -169,5 +177,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       worker: e.SCAN_WORKER === 'true',
       findingsBatchSize: e.FINDINGS_BATCH_SIZE,
     },
+    cveSummaries: { intervalMs: e.CVE_SUMMARY_INTERVAL_MS, batch: e.CVE_SUMMARY_BATCH },
   });
 }

@@ -4,6 +4,11 @@ import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
+import {
+  registerVulnerabilitiesOpenApi,
+  scannerIntelRouter,
+  vulnerabilitiesRouter,
+} from '../modules/vulnerabilities';
 import type { AppDeps } from './deps';
 
 /**
@@ -13,7 +18,10 @@ import type { AppDeps } from './deps';
 export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/score', scoreRouter(deps));
   app.use('/api/repository', registriesRouter(deps));
+  // History and exports live under /api/scanner but in the vulnerabilities module; paths do not overlap.
+  app.use('/api/scanner', scannerIntelRouter(deps));
   app.use('/api/scanner', scannerRouter(deps));
+  app.use('/api/vulnerabilities', vulnerabilitiesRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
@@ -22,4 +30,5 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerScoreOpenApi,
   registerRegistriesOpenApi,
   registerScannerOpenApi,
+  registerVulnerabilitiesOpenApi,
 ];

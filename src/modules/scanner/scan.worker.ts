@@ -6,6 +6,7 @@ import { scanDurationHistogram, scanJobsGauge } from '../../metrics';
 import { ImageModel } from '../images';
 import type { RegistriesService } from '../registries';
 import * as scoreService from '../score/score.service';
+import { recordScan } from '../vulnerabilities/image-history';
 import { applySummary, storeReport } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
@@ -126,6 +127,7 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
         },
       );
       await applySummary(job.digest, stored.summary, await scoreService.get(), now);
+      await recordScan(job.digest, now);
       scanDurationHistogram.observe((Date.now() - started) / 1000);
       ctx.log.info(
         {
