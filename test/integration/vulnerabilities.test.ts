@@ -3,7 +3,14 @@ import { ImageModel } from '../../src/modules/images';
 import { FindingModel } from '../../src/modules/scanner';
 import { markVanished } from '../../src/modules/scanner/discovery';
 import { purgeRegistryImages } from '../../src/modules/scanner/purge';
-import { CveDirtyModel, CveSummaryModel, drainDirty } from '../../src/modules/vulnerabilities';
+import { acquireLease, releaseLease } from '../../src/db/lease';
+import {
+  CveDirtyModel,
+  CveSummaryModel,
+  createCveSummarizer,
+  drainDirty,
+  vulnerabilitiesFrom,
+} from '../../src/modules/vulnerabilities';
 import {
   buildFinding,
   digestOf,
@@ -203,17 +210,46 @@ describe('CVE summaries, maintained incrementally', () => {
     expect(await CveSummaryModel.countDocuments({ registry: r1 })).toBe(2);
   });
 
-  it('When a CVE is marked again while the pass works, then the marker survives for the next pass', async () => {
+  it('When another instance holds the summary lease, then this one runs no pass and the markers stay', async () => {
     const r1 = await seedRegistry('10.0.0.1', 5000);
     await discoverTags(r1, [{ image: 'a', tag: '1', digest: A }]);
     await scanDigest(A, [buildFinding({ cveId: 'CVE-2024-0001' })]);
-    const marker = await CveDirtyModel.findById('cve:CVE-2024-0001').lean();
+    await acquireLease('cve-summaries', 'other-instance', 60_000);
+    const mine = createCveSummarizer({
+      logger: testCtx.log,
+      instance: 'me',
+      intervalMs: 0,
+      batch: 10,
+      leaseMs: 60_000,
+    });
 
-    // What the pass does after recomputing: delete only the marker it read.
-    await CveDirtyModel.updateOne({ _id: 'cve:CVE-2024-0001' }, { $set: { at: new Date(Date.now() + 5) } });
-    await CveDirtyModel.deleteOne({ _id: marker!._id, at: marker!.at });
+    const blocked = await mine.run();
+    await releaseLease('cve-summaries', 'other-instance');
+    const ran = await mine.run();
 
-    expect(await CveDirtyModel.countDocuments({ _id: 'cve:CVE-2024-0001' })).toBe(1);
+    expect(blocked).toBeNull();
+    expect(ran).toEqual({ cves: 1, digests: 1 });
+    expect(await CveDirtyModel.countDocuments()).toBe(0);
+    expect(await CveSummaryModel.countDocuments({ cveId: 'CVE-2024-0001' })).toBe(2);
+  });
+
+  it('When the summary pass is started, then a stored scan is summarised without anyone calling it', async () => {
+    const { deps } = buildTestApp({ CVE_SUMMARY_INTERVAL_MS: '60000' });
+    const { summarizer } = vulnerabilitiesFrom(deps);
+    const r1 = await seedRegistry('10.0.0.1', 5000);
+    await discoverTags(r1, [{ image: 'a', tag: '1', digest: A }]);
+    summarizer.start();
+    try {
+      await scanDigest(A, [buildFinding({ cveId: 'CVE-2024-0007' })]);
+      // The scan woke the pass; wait for the queue to drain (bounded, not timed).
+      for (let i = 0; i < 100 && (await CveDirtyModel.countDocuments()) > 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await summarizer.stop();
+    }
+
+    expect(await CveSummaryModel.findOne({ registry: '', cveId: 'CVE-2024-0007' }).lean()).toMatchObject({ tags: 1 });
   });
 });
 
