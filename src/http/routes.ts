@@ -4,11 +4,7 @@ import { registerOpsOpenApi } from '../modules/ops';
 import { registerRegistriesOpenApi, registriesRouter } from '../modules/registries';
 import { registerScannerOpenApi, scannerRouter } from '../modules/scanner';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
-import {
-  registerVulnerabilitiesOpenApi,
-  scannerIntelRouter,
-  vulnerabilitiesRouter,
-} from '../modules/vulnerabilities';
+import { registerVulnerabilitiesOpenApi, scannerIntelRouter, vulnerabilitiesRouter } from '../modules/vulnerabilities';
 import type { AppDeps } from './deps';
 
 /**
