@@ -254,6 +254,30 @@ describe('CVE summaries, maintained incrementally', () => {
 });
 
 describe('GET /api/vulnerabilities/:cveId/images', () => {
+  it('When a CVE is in more digests than are looked up one by one, then every image is counted and listed', async () => {
+    const { app } = buildTestApp();
+    const r1 = await seedRegistry('10.0.0.1', 5000);
+    const digests = Array.from({ length: 20 }, (_, i) => digestOf(0x100 + i));
+    await discoverTags(
+      r1,
+      digests.map((digest, i) => ({ image: `app-${i}`, tag: '1', digest })),
+    );
+    for (const d of digests) await scanDigest(d, [buildFinding({ cveId: 'CVE-2024-0100' })]);
+    await drain();
+
+    const all = await request(app).get('/api/vulnerabilities/CVE-2024-0100/images?size=100');
+    const page = await request(app).get('/api/vulnerabilities/CVE-2024-0100/images?from=18&size=5');
+
+    expect(await CveSummaryModel.findOne({ registry: '', cveId: 'CVE-2024-0100' }).lean()).toMatchObject({
+      images: 20,
+      tags: 20,
+      digests: 20,
+    });
+    expect(all.body.data.docs).toHaveLength(20);
+    expect(new Set(all.body.data.docs.map((d: { image: string }) => d.image)).size).toBe(20);
+    expect(page.body.data.docs.map((d: { digest: string }) => d.digest)).toEqual(digests.slice(18));
+  });
+
   it('When a CVE affects several images, then every registry, image, tag, platform and digest is listed with package, version and fix', async () => {
     const { app } = buildTestApp();
     const { r1 } = await seed();

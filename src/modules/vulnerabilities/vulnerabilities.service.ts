@@ -6,6 +6,7 @@ import { FindingModel, type FindingDoc } from '../scanner/finding.model';
 import { literal } from '../scanner/scanner.service';
 import { ALL_REGISTRIES, CVE_SORT_FIELDS, CveSummaryModel, type CveSummaryDoc } from './cve-summary.model';
 import { serialise } from './export-format';
+import { presentImagesOf } from './present-images';
 import { ImageHistoryModel, type ImageHistoryDoc } from './image-history.model';
 import type {
   CveImageView,
@@ -199,15 +200,13 @@ export function createVulnerabilitiesService(deps: { registries: RegistriesServi
         throw new NotFoundError(`no open finding of ${cveId}${registry ? ` in registry ${registry}` : ''}`);
       }
       const docs: CveImageView[] = [];
+      const groupMax = Math.min(200, q.from + q.size);
       let skip = q.from;
       let group = new Map<string, FindingDoc[]>();
       // Findings come in digest order (index cveId, fixedAt, digest); a group of digests is joined to its images at once.
       const flush = async (): Promise<boolean> => {
         if (!group.size) return false;
-        const imgs = await ImageModel.find(
-          { digest: { $in: [...group.keys()] }, present: true, ...(registry ? { repository: registry } : {}) },
-          { repository: 1, image: 1, tag: 1, platform: 1, digest: 1 },
-        ).lean<ExportImage[]>();
+        const imgs = await presentImagesOf([...group.keys()], registry ? { repository: registry } : {});
         imgs.sort(
           (a, b) =>
             a.digest!.localeCompare(b.digest!) ||
@@ -252,7 +251,8 @@ export function createVulnerabilitiesService(deps: { registries: RegistriesServi
         .cursor();
       try {
         for await (const f of cursor) {
-          if (!group.has(f.digest) && group.size >= 200 && (await flush())) break;
+          // A digest gives at least one row when it has a present image: a group of from + size digests often fills the page.
+          if (!group.has(f.digest) && group.size >= groupMax && (await flush())) break;
           const g = group.get(f.digest);
           if (g) g.push(f);
           else group.set(f.digest, [f]);
