@@ -19,6 +19,7 @@ import {
   seedRegistry,
   testCtx,
 } from '../factories/scan-report.factory';
+import { presentImagesOf } from '../../src/modules/vulnerabilities/present-images';
 import { buildTestApp } from '../helpers/app';
 import { useTestDb } from '../helpers/test-db';
 
@@ -254,7 +255,7 @@ describe('CVE summaries, maintained incrementally', () => {
 });
 
 describe('GET /api/vulnerabilities/:cveId/images', () => {
-  it('When a CVE is in more digests than are looked up one by one, then every image is counted and listed', async () => {
+  it('When a CVE is in twenty digests, then every image is counted and listed, and pages cut across them', async () => {
     const { app } = buildTestApp();
     const r1 = await seedRegistry('10.0.0.1', 5000);
     const digests = Array.from({ length: 20 }, (_, i) => digestOf(0x100 + i));
@@ -276,6 +277,25 @@ describe('GET /api/vulnerabilities/:cveId/images', () => {
     expect(all.body.data.docs).toHaveLength(20);
     expect(new Set(all.body.data.docs.map((d: { image: string }) => d.image)).size).toBe(20);
     expect(page.body.data.docs.map((d: { digest: string }) => d.digest)).toEqual(digests.slice(18));
+  });
+
+  it('When more digests than the equality limit are looked up, then $in finds the same present images', async () => {
+    const r1 = await seedRegistry('10.0.0.1', 5000);
+    const digests = [A, B, C];
+    await discoverTags(r1, [
+      { image: 'a', tag: '1', digest: A },
+      { image: 'a', tag: '2', digest: A },
+      { image: 'b', tag: '1', digest: B },
+      { image: 'c', tag: '1', digest: C },
+    ]);
+    await ImageModel.updateOne({ image: 'c' }, { $set: { present: false } });
+    const names = (imgs: Array<{ image: string; tag: string }>) => imgs.map((i) => `${i.image}:${i.tag}`).sort();
+
+    const byEquality = await presentImagesOf(digests);
+    const byIn = await presentImagesOf(digests, {}, 0);
+
+    expect(names(byIn)).toEqual(['a:1', 'a:2', 'b:1']);
+    expect(names(byEquality)).toEqual(names(byIn));
   });
 
   it('When a CVE affects several images, then every registry, image, tag, platform and digest is listed with package, version and fix', async () => {

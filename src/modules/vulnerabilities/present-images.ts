@@ -3,7 +3,7 @@ import { ImageModel, type ImageDoc } from '../images/image.model';
 export type ImageRef = Pick<ImageDoc, '_id' | 'repository' | 'image' | 'tag' | 'platform' | 'digest'>;
 
 /** Up to this many digests are looked up one equality query each, in parallel. */
-const EQUALITY_MAX = 16;
+export const EQUALITY_MAX = 100;
 
 /**
  * Present image documents of `digests` (index digest). A few digests are asked one by one because
@@ -13,10 +13,11 @@ const EQUALITY_MAX = 16;
 export async function presentImagesOf(
   digests: readonly string[],
   filter: Record<string, unknown> = {},
+  equalityMax = EQUALITY_MAX,
 ): Promise<ImageRef[]> {
   if (!digests.length) return [];
   const projection = { repository: 1, image: 1, tag: 1, platform: 1, digest: 1 };
-  if (digests.length <= EQUALITY_MAX) {
+  if (digests.length <= equalityMax) {
     const parts = await Promise.all(
       digests.map((digest) => ImageModel.find({ digest, present: true, ...filter }, projection).lean<ImageRef[]>()),
     );
