@@ -14,6 +14,7 @@ import { suppressionsFrom } from './modules/suppressions';
 import { instanceId } from './db/lease';
 import { createScheduler } from './jobs/scheduler';
 import { schedulesServiceFrom } from './modules/schedules';
+import { vulnerabilitiesFrom } from './modules/vulnerabilities';
 
 export interface Running {
   server: Server;
@@ -77,6 +78,9 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   scanner.start();
   // Stopped before the database closes: scans in flight get a grace period, then their leases expire.
   cleanup.unshift({ label: 'scan worker', run: () => scanner.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)) });
+  const { summarizer } = vulnerabilitiesFrom(deps);
+  summarizer.start();
+  cleanup.unshift({ label: 'cve summaries', run: () => summarizer.stop() });
   // Alerts are delivered apart from the scans (an outbox), so a dead receiver never holds a scan up.
   const alerts = alertsFrom(deps);
   if (config.alerts.worker) alerts.worker.start();

@@ -95,6 +95,8 @@ const Env = z.object({
   REGISTRY_MAX_RPS: z.coerce.number().min(0.1).max(10_000).default(20),
   REGISTRY_429_RETRIES: z.coerce.number().int().min(0).max(20).default(3),
   REGISTRY_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  CVE_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  CVE_SUMMARY_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
 function isTimezone(tz: string): boolean {
@@ -194,6 +196,12 @@ export interface Config {
   };
   /** Shared secret of POST /api/webhooks/registry; undefined disables the endpoint. */
   readonly webhookSecret: string | undefined;
+  readonly cveSummaries: {
+    /** Background pass over dirty CVE summaries this often (and soon after a scan); 0 turns it off. */
+    readonly intervalMs: number;
+    /** Dirty markers read per batch. */
+    readonly batch: number;
+  };
 }
 
 function deepFreeze<T>(o: T): T {
@@ -277,5 +285,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       enabled: e.SCHEDULER === 'true',
     },
     webhookSecret: e.WEBHOOK_SECRET,
+    cveSummaries: { intervalMs: e.CVE_SUMMARY_INTERVAL_MS, batch: e.CVE_SUMMARY_BATCH },
   });
 }

@@ -8,6 +8,7 @@ import { registerSchedulesOpenApi, schedulesRouter } from '../modules/schedules'
 import { registerWebhooksOpenApi } from '../modules/webhooks';
 import { registerScoreOpenApi, scoreRouter } from '../modules/score';
 import { registerSuppressionsOpenApi, suppressionsRouter } from '../modules/suppressions';
+import { registerVulnerabilitiesOpenApi, scannerIntelRouter, vulnerabilitiesRouter } from '../modules/vulnerabilities';
 import type { AppDeps } from './deps';
 
 /**
@@ -19,9 +20,12 @@ export function mountRoutes(app: Express, deps: AppDeps): void {
   app.use('/api/repository', registriesRouter(deps));
   // Before /api/scanner, whose router would otherwise see /schedule first.
   app.use('/api/scanner/schedule', schedulesRouter(deps));
+  // History and exports live under /api/scanner but in the vulnerabilities module; paths do not overlap.
+  app.use('/api/scanner', scannerIntelRouter(deps));
   app.use('/api/scanner', scannerRouter(deps));
   app.use('/api/suppressions', suppressionsRouter(deps));
   app.use('/api/alerts', alertsRouter(deps));
+  app.use('/api/vulnerabilities', vulnerabilitiesRouter(deps));
 }
 
 /** Each module's OpenAPI registration, next to its routes. */
@@ -34,4 +38,5 @@ export const OPENAPI_REGISTRARS: Array<(registry: OpenAPIRegistry) => void> = [
   registerAlertsOpenApi,
   registerSchedulesOpenApi,
   registerWebhooksOpenApi,
+  registerVulnerabilitiesOpenApi,
 ];

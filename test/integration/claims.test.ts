@@ -14,7 +14,7 @@ function jobDoc(digest: string) {
     digest,
     repository: '127.0.0.1:5000',
     image: 'demo/app',
-    state: 'queued',
+    state: 'queued' as const,
     attempts: 0,
     notBefore: now,
     queuedAt: now,

@@ -4,6 +4,7 @@ import type { ImageLister, ListedImage } from '../../clients/registry/vendors';
 import { AppError, NotFoundError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import { ImageModel } from '../images';
+import { markDigestsDirty } from '../vulnerabilities/cve-summaries';
 
 /** One platform image a tag resolves to. */
 export interface ResolvedTag {
@@ -118,16 +119,23 @@ export async function upsertResolved(
   if (!batch.length) return sources;
   const images = [...new Set(batch.map((r) => r.image))];
   const current = new Map<string, string | null>();
+  const absent = new Set<string>();
   const docs = await ImageModel.find(
     { repository: key, image: { $in: images }, tag: { $in: [...new Set(batch.map((r) => r.tag))] } },
-    { image: 1, tag: 1, platform: 1, digest: 1 },
-  ).lean<Array<{ image: string; tag: string; platform: string; digest: string | null }>>();
-  for (const d of docs) current.set(`${d.image}\u0000${d.tag}\u0000${d.platform}`, d.digest);
+    { image: 1, tag: 1, platform: 1, digest: 1, present: 1 },
+  ).lean<Array<{ image: string; tag: string; platform: string; digest: string | null; present: boolean }>>();
+  for (const d of docs) {
+    current.set(`${d.image}\u0000${d.tag}\u0000${d.platform}`, d.digest);
+    if (d.present === false) absent.add(`${d.image}\u0000${d.tag}\u0000${d.platform}`);
+  }
+  // Digests that gained or lost a present tag here: the CVE summaries of their findings change.
+  const moved: Array<string | null | undefined> = [];
 
   const ops: AnyBulkWriteOperation[] = batch.map((r) => {
     sources.set(r.digest, { image: r.image });
     const k = `${r.image}\u0000${r.tag}\u0000${r.platform}`;
     const known = current.has(k);
+    if (!known || absent.has(k) || current.get(k) !== r.digest) moved.push(r.digest, current.get(k));
     const set: Record<string, unknown> = { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt };
     if (known && current.get(k) !== r.digest) {
       Object.assign(set, {
@@ -153,20 +161,22 @@ export async function upsertResolved(
     };
   });
   await ImageModel.bulkWrite(ops, { ordered: false });
+  await markDigestsDirty(moved);
   return sources;
 }
 
 /** Marks tags of `key` not seen by the discovery that started at `seenAt` as vanished (kept, not deleted). */
 export async function markVanished(key: string, seenAt: Date, image?: string): Promise<number> {
-  const res = await ImageModel.updateMany(
-    {
-      repository: key,
-      ...(image ? { image } : {}),
-      present: true,
-      $or: [{ seenAt: { $lt: seenAt } }, { seenAt: null }],
-    },
-    { $set: { present: false } },
-  );
+  const filter = {
+    repository: key,
+    ...(image ? { image } : {}),
+    present: true,
+    $or: [{ seenAt: { $lt: seenAt } }, { seenAt: null }],
+  };
+  // Read before the update (after it the filter matches nothing), marked after it (so no summary pass sees the old state last).
+  const vanishing = (await ImageModel.distinct('digest', filter)) as string[];
+  const res = await ImageModel.updateMany(filter, { $set: { present: false } });
+  await markDigestsDirty(vanishing);
   return res.modifiedCount;
 }
 

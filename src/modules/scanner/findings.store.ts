@@ -5,6 +5,7 @@ import { LEVELS, LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } fro
 import type { Ctx } from '../../http/context';
 import { ImageModel, type ImageDoc } from '../images';
 import { loadActiveSuppressions, suppressedCounts } from '../suppressions/suppression.match';
+import { markCvesDirty } from '../vulnerabilities/cve-summaries';
 import { FindingModel, type FindingDoc } from './finding.model';
 
 /** What every image with a digest shows of its last report. */
@@ -57,7 +58,7 @@ export async function storeReport(
   const now = opts.now ?? new Date();
   const findings = dedupeFindings(report.findings);
 
-  const existing = new Map<string, Pick<FindingDoc, '_id' | 'fixedAt' | (typeof STORED_FIELDS)[number]>>();
+  const existing = new Map<string, Pick<FindingDoc, '_id' | 'cveId' | 'fixedAt' | (typeof STORED_FIELDS)[number]>>();
   const cursor = FindingModel.find(
     { digest },
     { cveId: 1, type: 1, version: 1, fixedAt: 1, versionFormat: 1, description: 1, link: 1, level: 1, fixedBy: 1 },
@@ -71,6 +72,7 @@ export async function storeReport(
   const newFindings: Finding[] = [];
   const touched: FindingDoc['_id'][] = [];
   const rewrites: AnyBulkWriteOperation[] = [];
+  const rewritten: string[] = [];
   for (const f of findings) {
     const level = normaliseLevel(f.level);
     const fields = {
@@ -99,6 +101,7 @@ export async function storeReport(
     } else if (old.fixedAt == null && STORED_FIELDS.every((n) => old[n] === fields[n])) {
       touched.push(old._id);
     } else {
+      rewritten.push(f.cveId);
       rewrites.push({
         updateOne: {
           filter: { _id: old._id },
@@ -107,7 +110,8 @@ export async function storeReport(
       });
     }
   }
-  const gone = [...existing.values()].filter((d) => d.fixedAt == null).map((d) => d._id);
+  const goneDocs = [...existing.values()].filter((d) => d.fixedAt == null);
+  const gone = goneDocs.map((d) => d._id);
 
   for (const batch of chunks(inserts, opts.batchSize)) {
     try {
@@ -126,6 +130,8 @@ export async function storeReport(
   for (const batch of chunks(gone, opts.batchSize)) {
     await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { fixedAt: now } });
   }
+  // The CVEs this digest gained, lost or whose level, fix or text changed: their summaries are stale.
+  await markCvesDirty([...inserts.map((i) => i.cveId as string), ...rewritten, ...goneDocs.map((d) => d.cveId)]);
   const summary = summarise(report, findings);
   ctx.log.debug(
     {

@@ -1,4 +1,5 @@
 import { ImageModel, type ImageDoc } from '../images';
+import { markCvesOfDigestsDirty } from '../vulnerabilities/cve-summaries';
 import { FindingModel } from './finding.model';
 import { ScanJobModel } from './scan-job.model';
 
@@ -22,6 +23,8 @@ export async function purgeRegistryImages(
     images += res.deletedCount;
     const digests = [...new Set(batch.map((b) => b.digest).filter((d): d is string => Boolean(d)))];
     if (!digests.length) continue;
+    // Now, while their findings still exist: the CVEs these images had lose them from their summaries.
+    await markCvesOfDigestsDirty(digests);
     const stillUsed = new Set(await ImageModel.distinct<string>('digest', { digest: { $in: digests } }));
     const orphans = digests.filter((d) => !stillUsed.has(d));
     if (!orphans.length) continue;

@@ -4,6 +4,7 @@ import { acquireLease, releaseLease, renewLease } from '../../db/lease';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
 import * as scoreService from '../score/score.service';
+import { recordScan } from '../vulnerabilities/image-history';
 import { applySummary, storeReport } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
@@ -69,6 +70,8 @@ export function createRefresher(deps: RefreshDeps) {
       const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now: at }, ctx);
       await ScanJobModel.updateOne({ _id: job._id }, { $set: { result: stored.summary } });
       await applySummary(job.digest, stored.summary, weights, at);
+      // A refresh that changed nothing adds no point: 100k images every 6 h would otherwise add 400k a day.
+      await recordScan(job.digest, at, { onlyIfChanged: true });
       await deps.alerts?.newFindings(job.digest, stored.newFindings, ctx);
       result.refreshed++;
     };

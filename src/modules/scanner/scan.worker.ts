@@ -8,6 +8,7 @@ import { scanDurationHistogram, scanJobsGauge } from '../../metrics';
 import { ImageModel } from '../images';
 import type { RegistriesService } from '../registries';
 import * as scoreService from '../score/score.service';
+import { recordScan } from '../vulnerabilities/image-history';
 import { applySummary, storeReport } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
@@ -176,6 +177,7 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
         },
       );
       await applySummary(job.digest, stored.summary, await scoreService.get(), now);
+      await recordScan(job.digest, now);
       await deps.alerts?.newFindings(job.digest, stored.newFindings, ctx);
       scanDurationHistogram.observe((Date.now() - started) / 1000);
       ctx.log.info(

@@ -3,7 +3,7 @@ import { LEVELS } from '../../domain/severity';
 import { IMAGE_SORT_FIELDS } from '../images';
 import { FINDING_SORT_FIELDS } from './finding.model';
 
-const Str = (max: number) =>
+export const Str = (max: number) =>
   z
     .string({ error: 'must be a string' })
     .trim()
@@ -11,18 +11,18 @@ const Str = (max: number) =>
     .max(max, `must be at most ${max} characters`);
 
 /** Registry key (`host:port`), alias or unambiguous bare host. */
-const Repository = Str(300);
-const ImageName = Str(255).regex(
+export const Repository = Str(300);
+export const ImageName = Str(255).regex(
   /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
   {
     message: 'must be a repository name like "library/debian" (lowercase letters, digits, ".", "_", "-", "/")',
   },
 );
-const Tag = Str(128).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, {
+export const Tag = Str(128).regex(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/, {
   message: 'must be a tag: letters, digits, "_", "." and "-", not starting with "." or "-"',
 });
 
-const Pagination = z.strictObject({
+export const Pagination = z.strictObject({
   from: z
     .number({ error: 'must be a number' })
     .int('must be an integer')
@@ -38,13 +38,13 @@ const Pagination = z.strictObject({
 });
 
 /** `asc` or `desc`; the seed's `dasc` means `desc`; case-insensitive. */
-const Order = z
+export const Order = z
   .string({ error: 'must be "asc" or "desc"' })
   .transform((v) => v.toLowerCase())
   .pipe(z.enum(['asc', 'desc', 'dasc'], { error: 'must be "asc" or "desc"' }))
   .transform((v): 'asc' | 'desc' => (v === 'asc' ? 'asc' : 'desc'));
 
-const Search = z
+export const Search = z
   .array(z.string({ error: 'must be a string' }).max(200, 'must be at most 200 characters'), {
     error: 'must be an array of strings',
   })
