@@ -18,6 +18,8 @@ const scanJobSchema = new Schema(
     image: { type: String, required: true },
     state: { type: String, enum: JOB_STATES, required: true, default: 'queued' },
     attempts: { type: Number, default: 0 },
+    /** Claims so far: the next claim must insert the claim token `<_id>:<claims>` (see ScanClaimModel). */
+    claims: { type: Number, default: 0 },
     lastError: { type: String, default: null },
     /** Not claimed before this time (retry backoff). */
     notBefore: { type: Date, required: true },
@@ -58,6 +60,7 @@ export interface ScanJobDoc {
   image: string;
   state: JobState;
   attempts: number;
+  claims?: number;
   lastError: string | null;
   notBefore: Date;
   leaseOwner: string | null;
@@ -71,3 +74,18 @@ export interface ScanJobDoc {
 }
 
 export const ScanJobModel = mongoose.model('ScanJob', scanJobSchema, 'scanjobs');
+
+/**
+ * Claim tokens: the `n`-th claim of job J inserts `{_id: "J:n"}`, and only the insert that succeeds
+ * owns the claim. A conditional findOneAndUpdate alone is not atomic on FerretDB 1.x (it reads, then
+ * writes by _id, so concurrent callers can all "win"); a duplicate _id is refused by every server.
+ */
+const scanClaimSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    owner: { type: String, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+export const ScanClaimModel = mongoose.model('ScanClaim', scanClaimSchema, 'scanclaims');

@@ -7,7 +7,10 @@ import { ImageModel } from '../images';
 import type { RegistriesService } from '../registries';
 import * as scoreService from '../score/score.service';
 import { applySummary, storeReport } from './findings.store';
-import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
+import { ScanClaimModel, ScanJobModel, type ScanJobDoc } from './scan-job.model';
+
+/** Jobs read per claim: enough that instances racing for the first one still find another. */
+const CLAIM_CANDIDATES = 5;
 
 export interface WorkerDeps {
   registries: RegistriesService;
@@ -50,26 +53,54 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
   const inFlight = new Set<Promise<unknown>>();
   let wake: (() => void) | null = null;
 
+  /**
+   * Claims one claimable job: reads a few candidates, then takes the first whose next claim token
+   * it can insert (see ScanClaimModel); only then marks the job running under its lease. Two
+   * instances reading the same candidate race for the same token, and exactly one gets it.
+   */
   async function claim(): Promise<ScanJobDoc | null> {
     const now = new Date();
-    return ScanJobModel.findOneAndUpdate(
+    const candidates = await ScanJobModel.find(
       {
         $or: [
           { state: 'queued', notBefore: { $lte: now } },
           { state: 'running', leaseUntil: { $lt: now } },
         ],
       },
-      {
-        $set: {
-          state: 'running',
-          leaseOwner: deps.instance,
-          leaseUntil: new Date(now.getTime() + deps.scan.leaseMs),
-          startedAt: now,
+      { _id: 1, claims: 1 },
+    )
+      .sort({ notBefore: 1 })
+      .limit(CLAIM_CANDIDATES)
+      .lean<Array<Pick<ScanJobDoc, '_id' | 'claims'>>>();
+    for (const c of candidates) {
+      const n = (c.claims ?? 0) + 1;
+      const token = `${String(c._id)}:${n}`;
+      try {
+        await ScanClaimModel.collection.insertOne({ _id: token as never, owner: deps.instance, at: now });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 11000) throw err;
+        // Another instance claimed it first. A token older than a lease whose job was never marked
+        // running belongs to an instance that died in between: drop it so that a later poll can claim.
+        await ScanClaimModel.deleteOne({ _id: token, at: { $lt: new Date(now.getTime() - deps.scan.leaseMs) } });
+        continue;
+      }
+      await ScanClaimModel.deleteOne({ _id: `${String(c._id)}:${n - 1}` }).catch(() => undefined);
+      return ScanJobModel.findOneAndUpdate(
+        { _id: c._id },
+        {
+          $set: {
+            state: 'running',
+            leaseOwner: deps.instance,
+            leaseUntil: new Date(now.getTime() + deps.scan.leaseMs),
+            startedAt: now,
+            claims: n,
+          },
+          $inc: { attempts: 1 },
         },
-        $inc: { attempts: 1 },
-      },
-      { sort: { notBefore: 1 }, returnDocument: 'after' },
-    ).lean<ScanJobDoc>();
+        { returnDocument: 'after' },
+      ).lean<ScanJobDoc>();
+    }
+    return null;
   }
 
   async function scanOnce(job: ScanJobDoc): Promise<void> {
