@@ -111,7 +111,8 @@ function countingClair(): { clair: ClairClient; scans: Map<string, number>; repo
 
 /** An app wired like src/server.ts: creating a registry starts its first discovery. */
 function app(instanceId: string, clair: ClairClient, env: Record<string, string> = {}) {
-  let deps: AppDeps | undefined;
+  // Filled once the app exists; the hook runs only after a request.
+  const ref: { deps?: AppDeps } = {};
   const started: Array<Promise<unknown>> = [];
   const t = buildTestApp(
     { CLAIR_URL: process.env.CLAIR_TEST_URL!, SCAN_POLL_MS: '50', SCAN_RETRY_BASE_MS: '100', ...env },
@@ -119,11 +120,11 @@ function app(instanceId: string, clair: ClairClient, env: Record<string, string>
       clair,
       instanceId,
       onRegistryCreated: (key) => {
-        started.push(scannerFrom(deps!).service.requestScan({ repository: key, force: false }, { log: t.logger }));
+        started.push(scannerFrom(ref.deps!).service.requestScan({ repository: key, force: false }, { log: t.logger }));
       },
     },
   );
-  deps = t.deps;
+  ref.deps = t.deps;
   const scanner = scannerFrom(t.deps);
   /** Resolves when the discovery that creating the registry started has ended. */
   const discovered = async () => {
