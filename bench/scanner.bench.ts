@@ -134,7 +134,7 @@ async function plan(cursor: { explain(v?: string): Promise<unknown> }): Promise<
   }
 }
 
-export async function scannerBench(images: number, findings: number, runs: number): Promise<void> {
+export async function scannerBench(images: number, findings: number, runs: number, warmup = 10): Promise<void> {
   const config = loadConfig({ LOG_LEVEL: 'silent', REGISTRY_TEST_TIMEOUT_MS: '500' });
   const app = createApp({
     config,
@@ -238,8 +238,8 @@ export async function scannerBench(images: number, findings: number, runs: numbe
     for (const c of cases) {
       const count = ((await c.api(0)) as { count: number }).count;
       // Warm both paths, then interleave them so that neither gets a quieter machine.
-      await timeIt(10, c.api);
-      await timeIt(10, c.driver);
+      await timeIt(warmup, c.api);
+      await timeIt(warmup, c.driver);
       const a: number[] = [];
       const d: number[] = [];
       for (let i = 0; i < runs; i++) {
