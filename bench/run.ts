@@ -4,7 +4,8 @@ import { scoreBench } from './score.bench';
 
 // npm run bench [-- suite...] with suites score, scanner (default: both).
 // BENCH_IMAGES: images (default 100000); BENCH_FINDINGS: findings of the scanner suite (default 5000000);
-// BENCH_RUNS: timed requests per query (default 200); BENCH_WARMUP: untimed ones first (default 10).
+// BENCH_RUNS: timed requests per query (default 200); BENCH_WARMUP: untimed ones first (default 10);
+// BENCH_QUERIES=0 skips the query timings (seed and storeReport only).
 async function main(): Promise<void> {
   const images = Number(process.env.BENCH_IMAGES || 100_000);
   const findings = Number(process.env.BENCH_FINDINGS || 5_000_000);
@@ -19,7 +20,13 @@ async function main(): Promise<void> {
     if (want('scanner')) {
       // Each suite seeds its own images.
       await mongoose.connection.db!.collection('images').deleteMany({});
-      await scannerBench(images, findings, runs, Number(process.env.BENCH_WARMUP || 10));
+      await scannerBench(
+        images,
+        findings,
+        runs,
+        Number(process.env.BENCH_WARMUP || 10),
+        process.env.BENCH_QUERIES !== '0',
+      );
     }
   } finally {
     await mongoose.connection.dropDatabase().catch(() => undefined);
