@@ -1,20 +1,40 @@
 import { benchDb, report } from './lib';
+import { scannerBench } from './scanner.bench';
 import { scoreBench } from './score.bench';
 import { vulnerabilitiesBench } from './vulnerabilities.bench';
 
-// npm run bench [-- suite...]; BENCH_IMAGES sets the image count (default 100000).
+// npm run bench [-- suite...] with suites score, scanner, vulnerabilities (default: all).
+// BENCH_IMAGES: images (default 100000); BENCH_FINDINGS: findings of the scanner suite (default 5000000);
+// BENCH_RUNS: timed requests per query (default 200); BENCH_WARMUP: untimed ones first (default 10);
+// BENCH_QUERIES=0 skips the query timings (seed and storeReport only).
 // Suite "vulnerabilities": BENCH_CVE_IMAGES (100000), BENCH_FINDINGS (1000000), BENCH_CVES (20000), BENCH_RUNS (200).
 async function main(): Promise<void> {
   const images = Number(process.env.BENCH_IMAGES || 100_000);
+  const findings = Number(process.env.BENCH_FINDINGS || 5_000_000);
+  const runs = Number(process.env.BENCH_RUNS || 200);
   const suites = process.argv.slice(2);
   const want = (name: string) => suites.length === 0 || suites.includes(name);
+  const mongoose = (await import('mongoose')).default;
   const db = await benchDb(`bench_${Date.now()}`);
-  report('database', db.server);
+  report('database', `${db.server} ${db.uri.replace(/\/\/[^@/]*@/, '//***@')}`);
   try {
     if (want('score')) await scoreBench(images);
-    if (want('vulnerabilities')) await vulnerabilitiesBench();
+    if (want('scanner')) {
+      // Each suite seeds its own images.
+      await mongoose.connection.db!.collection('images').deleteMany({});
+      await scannerBench(
+        images,
+        findings,
+        runs,
+        Number(process.env.BENCH_WARMUP || 10),
+        process.env.BENCH_QUERIES !== '0',
+      );
+    }
+    if (want('vulnerabilities')) {
+      await mongoose.connection.db!.collection('images').deleteMany({});
+      await vulnerabilitiesBench();
+    }
   } finally {
-    const mongoose = (await import('mongoose')).default;
     await mongoose.connection.dropDatabase().catch(() => undefined);
     await db.close();
   }

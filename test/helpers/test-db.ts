@@ -5,9 +5,10 @@ import { createLogger } from '../../src/logger';
 
 /**
  * Connects this test file to its own database on the server chosen by global-setup, empties every
- * collection before each test, and drops the database after the file.
+ * collection before each test (unless `clearEach` is false: a file that seeds once and reads), and
+ * drops the database after the file.
  */
-export function useTestDb(): { dbName: string } {
+export function useTestDb(opts: { clearEach?: boolean } = {}): { dbName: string } {
   const state = { dbName: `t_${randomBytes(5).toString('hex')}` };
   beforeAll(async () => {
     const uri = process.env.MONGO_TEST_URI;
@@ -15,6 +16,7 @@ export function useTestDb(): { dbName: string } {
     await connectMongo(uri, createLogger('silent'), { dbName: state.dbName });
   });
   beforeEach(async () => {
+    if (opts.clearEach === false) return;
     const collections = await mongoose.connection.db!.collections();
     await Promise.all(collections.map((c) => c.deleteMany({})));
   });
