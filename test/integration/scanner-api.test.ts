@@ -324,6 +324,7 @@ describe('POST /api/scanner/image', () => {
           tag: 'latest',
           created_at: '2026-01-02T00:00:00.000Z',
           updated_at: '2026-01-02T00:00:00.000Z',
+          suppressed: false,
         },
       ],
     });
@@ -559,7 +560,8 @@ describe('bad input to every scanner endpoint', () => {
       /body\.search\.0/,
     ],
     ['an unknown key (findings)', 'post', '/api/scanner/image', { repository: 'r:1', image: 'a', tag: 't', x: 1 }, /x/],
-    ['no repository', 'post', '/api/scanner/scan', {}, /body\.repository/],
+    // No repository at all is scan-all (issue 5); an empty one is refused.
+    ['an empty repository', 'post', '/api/scanner/scan', { repository: ' ' }, /body\.repository: must not be empty/],
     ['repository {"$gt":1}', 'post', '/api/scanner/scan', { repository: { $gt: 1 } }, /body\.repository/],
     [
       'a tag without image',
