@@ -5,7 +5,8 @@ import { secretBoxFromConfig } from '../../crypto/secret-box';
 import { instanceId } from '../../db/lease';
 import type { Ctx } from '../../http/context';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse, jsonContent } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { registriesServiceFrom } from '../registries';
 import { CreateWebhook, ListWebhooksQuery, UpdateWebhook, WebhookId, WebhookView } from './alerts.schemas';
@@ -80,8 +81,8 @@ export function alertsRouter(deps: AppDeps): Router {
 }
 
 export function registerAlertsOpenApi(registry: OpenAPIRegistry): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  const err = (description: string) => ({ description, content: json(ErrorEnvelope) });
+  const json = jsonContent;
+  const err = errorResponse;
   const tags = ['alerts'];
   const page = z.object({ docs: z.array(WebhookView), count: z.number().int() });
   registry.registerPath({

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { secretBoxFromConfig } from '../../crypto/secret-box';
 import { ParameterError } from '../../errors/app-error';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse, jsonContent } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { createRegistriesService, type RegistriesService } from './registries.service';
 import { CreateRegistry, RegistryQuery, RegistryView, UpdateRegistry } from './registries.schemas';
@@ -86,8 +87,8 @@ export function registriesRouter(deps: AppDeps): Router {
 }
 
 export function registerRegistriesOpenApi(registry: OpenAPIRegistry): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  const err = (description: string) => ({ description, content: json(ErrorEnvelope) });
+  const json = jsonContent;
+  const err = errorResponse;
   const one = { description: 'the registry (passwd masked)', content: json(EnvelopeOf(RegistryView)) };
   const query = z.object({
     repository: z.string().meta({

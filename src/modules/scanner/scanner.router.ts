@@ -5,7 +5,8 @@ import { createClairClient, type ClairClient } from '../../clients/clair';
 import { instanceId } from '../../db/lease';
 import type { Ctx } from '../../http/context';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse, jsonContent, totalCountHeader } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { alertsFrom } from '../alerts';
 import { registriesServiceFrom } from '../registries';
@@ -146,11 +147,9 @@ export function scannerRouter(deps: AppDeps): Router {
 }
 
 export function registerScannerOpenApi(registry: OpenAPIRegistry): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  const err = (description: string) => ({ description, content: json(ErrorEnvelope) });
-  const total = {
-    'X-Total-Count': { description: 'documents matching the filter', schema: { type: 'integer' as const } },
-  };
+  const json = jsonContent;
+  const err = errorResponse;
+  const total = totalCountHeader();
   registry.registerPath({
     method: 'post',
     path: '/api/scanner',

@@ -1,7 +1,8 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { ScheduleView, UpdateSchedule } from './schedules.schemas';
 import { createSchedulesService, type SchedulesService } from './schedules.service';
@@ -37,7 +38,7 @@ export function schedulesRouter(deps: AppDeps): Router {
 
 export function registerSchedulesOpenApi(registry: OpenAPIRegistry): void {
   const json = { 'application/json': { schema: EnvelopeOf(ScheduleView) } };
-  const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelope } } });
+  const err = errorResponse;
   registry.registerPath({
     method: 'get',
     path: '/api/scanner/schedule',

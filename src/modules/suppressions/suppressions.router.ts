@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { instanceId } from '../../db/lease';
 import type { Ctx } from '../../http/context';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse, jsonContent, totalCountHeader } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { registriesServiceFrom } from '../registries';
 import { ListSuppressionsQuery, SuppressionBody, SuppressionId, SuppressionView } from './suppressions.schemas';
@@ -67,12 +68,10 @@ export function suppressionsRouter(deps: AppDeps): Router {
 }
 
 export function registerSuppressionsOpenApi(registry: OpenAPIRegistry): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  const err = (description: string) => ({ description, content: json(ErrorEnvelope) });
+  const json = jsonContent;
+  const err = errorResponse;
   const page = z.object({ docs: z.array(SuppressionView), count: z.number().int() });
-  const total = {
-    'X-Total-Count': { description: 'suppressions matching the filter', schema: { type: 'integer' as const } },
-  };
+  const total = totalCountHeader('suppressions');
   const tags = ['suppressions'];
   registry.registerPath({
     method: 'get',

@@ -3,7 +3,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { instanceId } from '../../db/lease';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse, jsonContent, totalCountHeader } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { registriesServiceFrom } from '../registries';
 import { Page } from '../scanner/scanner.schemas';
@@ -95,11 +96,9 @@ export function scannerIntelRouter(deps: AppDeps): Router {
 }
 
 export function registerVulnerabilitiesOpenApi(registry: OpenAPIRegistry): void {
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
-  const err = (description: string) => ({ description, content: json(ErrorEnvelope) });
-  const total = {
-    'X-Total-Count': { description: 'documents matching the filter', schema: { type: 'integer' as const } },
-  };
+  const json = jsonContent;
+  const err = errorResponse;
+  const total = totalCountHeader();
   registry.registerPath({
     method: 'post',
     path: '/api/vulnerabilities',

@@ -2,7 +2,8 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import express, { Router } from 'express';
 import { z } from 'zod';
 import type { AppDeps } from '../../http/deps';
-import { EnvelopeOf, ErrorEnvelope, ok } from '../../http/envelope';
+import { errorResponse } from '../../http/openapi-parts';
+import { EnvelopeOf, ok } from '../../http/envelope';
 import { requireSharedSecret } from '../../http/middleware/auth';
 import { inputOf, validate } from '../../http/middleware/validate';
 import { registriesServiceFrom } from '../registries';
@@ -36,7 +37,7 @@ export function webhooksRouter(deps: AppDeps): Router {
 }
 
 export function registerWebhooksOpenApi(registry: OpenAPIRegistry): void {
-  const err = (description: string) => ({ description, content: { 'application/json': { schema: ErrorEnvelope } } });
+  const err = errorResponse;
   const body = z.union([DistributionEnvelope, HarborWebhook]);
   registry.registerPath({
     method: 'post',
