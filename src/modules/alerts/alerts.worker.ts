@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import axios from 'axios';
 import type { Config } from '../../config';
 import { claimOne } from '../../db/claim';
+import { createPollLoops } from '../../jobs/poll-loops';
 import { acquireLease, releaseLease } from '../../db/lease';
 import type { Logger } from '../../logger';
 import { DeliveryModel, type DeliveryDoc } from './alerts.model';
@@ -56,9 +57,6 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
     responseType: 'text',
     validateStatus: () => true,
   });
-  let running = false;
-  const loops: Array<Promise<void>> = [];
-  const wakers = new Set<() => void>();
   let purgeTimer: NodeJS.Timeout | null = null;
 
   async function purgeFinished(now = new Date()): Promise<number> {
@@ -162,33 +160,17 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
     return true;
   }
 
-  async function loop(): Promise<void> {
-    while (running) {
-      let worked = false;
-      try {
-        worked = await runOnce();
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'alert worker could not claim a delivery (database?)');
-      }
-      if (!worked && running) {
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            clearTimeout(t);
-            wakers.delete(wake);
-            resolve();
-          };
-          const t = setTimeout(wake, deps.alerts.pollMs);
-          wakers.add(wake);
-        });
-      }
-    }
-  }
+  const loops = createPollLoops({
+    count: LOOPS,
+    pollMs: deps.alerts.pollMs,
+    runOnce: () => runOnce(),
+    onError: (err) => log.error({ err: (err as Error).message }, 'alert worker could not claim a delivery (database?)'),
+  });
 
   return {
     start() {
-      if (running) return;
-      running = true;
-      for (let i = 0; i < LOOPS; i++) loops.push(loop());
+      if (loops.running) return;
+      loops.start();
       purgeTimer = setInterval(() => {
         purgeTick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'alert outbox purge failed'));
       }, PURGE_EVERY_MS);
@@ -196,12 +178,9 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
       log.info({ loops: LOOPS }, 'alert worker started');
     },
     async stop(graceMs = 5000) {
-      running = false;
       if (purgeTimer) clearInterval(purgeTimer);
       purgeTimer = null;
-      for (const wake of [...wakers]) wake();
-      const all = Promise.allSettled(loops.splice(0));
-      await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+      await loops.stop(graceMs);
     },
     runOnce,
     purgeFinished,

@@ -1,6 +1,7 @@
 import type { ClairClient, Finding, ScanInput } from '../../clients/clair';
 import type { Config } from '../../config';
 import { claimOne } from '../../db/claim';
+import { createPollLoops } from '../../jobs/poll-loops';
 import { AppError, NotFoundError, ParameterError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
@@ -50,10 +51,7 @@ function message(err: unknown): string {
  */
 export function createScanWorker(deps: WorkerDeps): ScanWorker {
   const log = deps.logger.child({ component: 'scan-worker' });
-  let running = false;
-  const loops: Array<Promise<void>> = [];
   const inFlight = new Set<Promise<unknown>>();
-  let wake: (() => void) | null = null;
 
   // Claims of this instance's loops run one at a time, so they never race each other past the registry cap.
   let claiming: Promise<unknown> = Promise.resolve();
@@ -260,40 +258,20 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
     return true;
   }
 
-  async function loop(): Promise<void> {
-    while (running) {
-      let worked = false;
-      try {
-        worked = await runOnce();
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'scan worker could not claim a job (database?)');
-      }
-      if (!worked && running) {
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, deps.scan.pollMs);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
-        wake = null;
-      }
-    }
-  }
+  const loops = createPollLoops({
+    count: deps.scan.concurrency,
+    pollMs: deps.scan.pollMs,
+    runOnce,
+    onError: (err) => log.error({ err: (err as Error).message }, 'scan worker could not claim a job (database?)'),
+  });
 
   return {
     start() {
-      if (running) return;
-      running = true;
-      for (let i = 0; i < deps.scan.concurrency; i++) loops.push(loop());
+      if (loops.running) return;
+      loops.start();
       log.info({ concurrency: deps.scan.concurrency, instance: deps.instance }, 'scan worker started');
     },
-    async stop(graceMs = 5000) {
-      running = false;
-      wake?.();
-      const all = Promise.allSettled(loops.splice(0));
-      await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
-    },
+    stop: (graceMs = 5000) => loops.stop(graceMs),
     runOnce,
     async drain(timeoutMs) {
       const until = Date.now() + timeoutMs;
@@ -301,7 +279,7 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
         const pending = await ScanJobModel.countDocuments({ state: { $in: ['queued', 'running'] } });
         if (pending === 0 && inFlight.size === 0) return;
         if (Date.now() > until) throw new Error(`scan jobs still pending after ${timeoutMs} ms`);
-        if (!running) await runOnce();
+        if (!loops.running) await runOnce();
         else await new Promise((r) => setTimeout(r, 100));
       }
     },

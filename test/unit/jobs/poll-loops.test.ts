@@ -1,0 +1,58 @@
+import { createPollLoops } from '../../../src/jobs/poll-loops';
+
+/** Lets pending promise callbacks run (fake timers do not move on their own). */
+const flush = async () => {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+};
+
+describe('createPollLoops', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('When several loops sleep and stop is called, then every loop wakes and stop resolves without waiting out the grace', async () => {
+    const runOnce = jest.fn(async () => false);
+    const loops = createPollLoops({ count: 3, pollMs: 60_000, runOnce, onError: jest.fn() });
+    loops.start();
+    await flush();
+    expect(runOnce).toHaveBeenCalledTimes(3);
+
+    let stopped = false;
+    const stopping = loops.stop(600_000).then(() => (stopped = true));
+    await flush();
+
+    // No timer was advanced: only woken loops can have ended the wait.
+    expect(stopped).toBe(true);
+    await stopping;
+    expect(loops.running).toBe(false);
+    expect(runOnce).toHaveBeenCalledTimes(3);
+  });
+
+  it('When runOnce finds work, then the loop asks again at once; when it finds none, after pollMs', async () => {
+    let work = 2;
+    const runOnce = jest.fn(async () => work-- > 0);
+    const loops = createPollLoops({ count: 1, pollMs: 1000, runOnce, onError: jest.fn() });
+    loops.start();
+    await flush();
+    expect(runOnce).toHaveBeenCalledTimes(3);
+
+    await jest.advanceTimersByTimeAsync(999);
+    expect(runOnce).toHaveBeenCalledTimes(3);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(runOnce).toHaveBeenCalledTimes(4);
+    await loops.stop(10);
+  });
+
+  it('When runOnce throws, then onError gets the error and the loop goes on after a sleep', async () => {
+    const boom = new Error('database away');
+    const runOnce = jest.fn().mockRejectedValueOnce(boom).mockResolvedValue(false);
+    const onError = jest.fn();
+    const loops = createPollLoops({ count: 1, pollMs: 500, runOnce, onError });
+    loops.start();
+    await flush();
+    expect(onError).toHaveBeenCalledWith(boom);
+
+    await jest.advanceTimersByTimeAsync(500);
+    expect(runOnce).toHaveBeenCalledTimes(2);
+    await loops.stop(10);
+  });
+});
