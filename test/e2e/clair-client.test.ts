@@ -4,19 +4,11 @@ import type { Ctx } from '../../src/http/context';
 import { createLogger } from '../../src/logger';
 import { buildLayer, debianLayer, pushImage, sha256 } from '../helpers/oci-image';
 import { freePort, startRegistry, type RegistryProcess } from '../helpers/registry-process';
+import { DEBIAN_PACKAGES, DEBIAN_TRACKER } from '../fixtures/clair/debian-packages';
 
-// Installed packages; the fixture (test/fixtures/clair/debian-fixture.jsonl) holds their vulnerabilities.
-const PACKAGES = [
-  { name: 'base-files', version: '12.4+deb12u5' },
-  { name: 'bash', version: '5.2.15-2+b2' },
-  { name: 'coreutils', version: '8.32-4.1' },
-  { name: 'libc6', version: '2.36-9+deb12u3', source: 'glibc' },
-  { name: 'libssl3', version: '3.0.11-1~deb12u2', source: 'openssl' },
-  { name: 'tar', version: '1.34+dfsg-1.2' },
-  { name: 'zlib1g', version: '1:1.2.13.dfsg-1' },
-];
+const PACKAGES = DEBIAN_PACKAGES;
 
-const TRACKER = 'https://security-tracker.debian.org/tracker/';
+const TRACKER = DEBIAN_TRACKER;
 const finding = (f: Omit<Finding, 'description' | 'versionFormat'>) => ({ ...f, versionFormat: 'dpkg' });
 
 /** What Clair must report for PACKAGES: not bash (installed ≥ fixed) and not tar (fixed_in_version "0"). */

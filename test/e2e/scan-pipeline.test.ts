@@ -7,6 +7,7 @@ import { buildTestApp } from '../helpers/app';
 import { debianLayer, pushImage } from '../helpers/oci-image';
 import { startRegistry, type RegistryProcess } from '../helpers/registry-process';
 import { useTestDb } from '../helpers/test-db';
+import { DEBIAN_PACKAGES, DEBIAN_TRACKER } from '../fixtures/clair/debian-packages';
 
 useTestDb();
 
@@ -16,17 +17,8 @@ useTestDb();
  * discovery that creating the registry starts, scanned by the worker, read back through the API.
  */
 
-// The same packages as test/e2e/clair-client.test.ts; the fixture makes six of them vulnerable.
-const PACKAGES = [
-  { name: 'base-files', version: '12.4+deb12u5' },
-  { name: 'bash', version: '5.2.15-2+b2' },
-  { name: 'coreutils', version: '8.32-4.1' },
-  { name: 'libc6', version: '2.36-9+deb12u3', source: 'glibc' },
-  { name: 'libssl3', version: '3.0.11-1~deb12u2', source: 'openssl' },
-  { name: 'tar', version: '1.34+dfsg-1.2' },
-  { name: 'zlib1g', version: '1:1.2.13.dfsg-1' },
-];
-const TRACKER = 'https://security-tracker.debian.org/tracker/';
+const PACKAGES = DEBIAN_PACKAGES;
+const TRACKER = DEBIAN_TRACKER;
 
 /** Sorted by level (severity rank, highest first): what POST /api/scanner/image must list. */
 const EXPECTED = [
