@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ObjectIdString, QuerySize } from '../../http/schemas';
 import { LEVELS } from '../../domain/severity';
 
 const Url = z
@@ -45,18 +46,13 @@ export const UpdateWebhook = z
 export type UpdateWebhook = z.infer<typeof UpdateWebhook>;
 
 export const WebhookId = z.strictObject({
-  id: z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be a 24-character hex id'),
+  id: ObjectIdString,
 });
 export type WebhookId = z.infer<typeof WebhookId>;
 
 export const ListWebhooksQuery = z.strictObject({
   from: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(0, 'must be 0 or more').default(0),
-  size: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be an integer')
-    .min(1, 'must be between 1 and 500')
-    .max(500, 'must be between 1 and 500')
-    .default(20),
+  size: QuerySize,
 });
 export type ListWebhooksQuery = z.infer<typeof ListWebhooksQuery>;
 

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ObjectIdString } from '../../http/schemas';
 import { RegistryKind } from '../../clients/registry/vendors';
 
 const HOSTNAME =
@@ -48,8 +49,6 @@ const Options = z
   .record(z.string(), z.unknown())
   .refine((o) => !hasOperatorKeys(o), 'keys may not start with "$" or contain "."')
   .refine((o) => JSON.stringify(o).length <= 16_384, 'must be at most 16 KB');
-
-const ObjectIdString = z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be a 24-character hex id');
 
 const fields = {
   repository: Host,

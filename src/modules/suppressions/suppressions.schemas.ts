@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ObjectIdString, QuerySize } from '../../http/schemas';
 import { SUPPRESSION_SCOPES } from './suppression.model';
 
 /**
@@ -89,7 +90,7 @@ export const SuppressionBody = z
 export type SuppressionBody = z.infer<typeof SuppressionBody>;
 
 export const SuppressionId = z.strictObject({
-  id: z.string().regex(/^[0-9a-fA-F]{24}$/, 'must be a 24-character hex id'),
+  id: ObjectIdString,
 });
 export type SuppressionId = z.infer<typeof SuppressionId>;
 
@@ -102,12 +103,7 @@ export const ListSuppressionsQuery = z.strictObject({
     .min(0, 'must be 0 or more')
     .max(10_000_000)
     .default(0),
-  size: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be an integer')
-    .min(1, 'must be between 1 and 500')
-    .max(500, 'must be between 1 and 500')
-    .default(20),
+  size: QuerySize,
   cveId: CveId.optional(),
   active: BoolString.optional(),
 });
