@@ -1,5 +1,6 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Finding, ScanReport } from '../../clients/clair';
+import { bulkWriteCapped, insertManyCapped } from '../../db/batch';
 import { computeScore, type Weights } from '../../domain/scoring';
 import { LEVELS, LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } from '../../domain/severity';
 import type { Ctx } from '../../http/context';
@@ -113,20 +114,12 @@ export async function storeReport(
   const goneDocs = [...existing.values()].filter((d) => d.fixedAt == null);
   const gone = goneDocs.map((d) => d._id);
 
-  for (const batch of chunks(inserts, opts.batchSize)) {
-    try {
-      await FindingModel.collection.insertMany(batch, { ordered: false });
-    } catch (err) {
-      // A concurrent store of the same digest inserted some first: theirs are as good as ours.
-      if ((err as { code?: number }).code !== 11000) throw err;
-    }
-  }
+  // A concurrent store of the same digest may insert some first: theirs are as good as ours.
+  await insertManyCapped(FindingModel.collection, inserts, { batchSize: opts.batchSize, ignoreDuplicates: true });
   for (const batch of chunks(touched, opts.batchSize)) {
     await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { updated_at: now } });
   }
-  for (const batch of chunks(rewrites, opts.batchSize)) {
-    await FindingModel.bulkWrite(batch, { ordered: false });
-  }
+  await bulkWriteCapped(FindingModel, rewrites, { batchSize: opts.batchSize });
   for (const batch of chunks(gone, opts.batchSize)) {
     await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { fixedAt: now } });
   }

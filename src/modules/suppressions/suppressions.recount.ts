@@ -1,4 +1,5 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
+import { bulkWriteCapped } from '../../db/batch';
 import { computeScore, type Weights } from '../../domain/scoring';
 import { LEVELS, emptyCounts, type Level, type LevelCounts } from '../../domain/severity';
 import type { Ctx } from '../../http/context';
@@ -55,7 +56,7 @@ export async function recountDigests(digests: readonly string[], weights: Weight
     if (score === img.score && LEVELS.every((l) => (img[l] ?? 0) === counts[l])) continue;
     ops.push({ updateOne: { filter: { _id: img._id }, update: { $set: { ...counts, score } } } });
   }
-  if (ops.length) await ImageModel.bulkWrite(ops, { ordered: false });
+  await bulkWriteCapped(ImageModel, ops);
   return ops.length;
 }
 
