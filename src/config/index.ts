@@ -81,6 +81,7 @@ const Env = z.object({
   ALERT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   ALERT_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   SCAN_REGISTRY_CONCURRENCY: z.coerce.number().int().min(0).max(1000).default(2),
+  DISCOVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   SCAN_ALL_SCHEDULE: z
     .string()
     .refine((v) => cronProblem(v) === null, { error: (i) => `cron expression ${cronProblem(String(i.input))}` })
@@ -92,7 +93,8 @@ const Env = z.object({
   SCHEDULER_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   SCHEDULER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters (openssl rand -hex 32)').optional(),
-  REGISTRY_MAX_RPS: z.coerce.number().min(0.1).max(10_000).default(20),
+  REGISTRY_MAX_RPS: z.coerce.number().min(0.1).max(10_000).default(50),
+  REGISTRY_BURST: z.coerce.number().int().min(1).max(100_000).default(2000),
   REGISTRY_429_RETRIES: z.coerce.number().int().min(0).max(20).default(3),
   REGISTRY_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   CVE_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
@@ -124,8 +126,10 @@ export interface Config {
   readonly registry: {
     /** Timeout of every call to a registry (and its token server). */
     readonly timeoutMs: number;
-    /** Requests per second one registry client sends at most (discovery and scans of this instance). */
+    /** Requests per second one registry client sends at most once its burst is spent (discovery and scans of this instance). */
     readonly maxRequestsPerSecond: number;
+    /** Requests one registry client sends at full speed before maxRequestsPerSecond applies (token bucket size). */
+    readonly requestBurst: number;
     /** Retries of a call answered 429, each after the reply's Retry-After (bounded by maxRetryAfterMs). */
     readonly retries429: number;
     readonly maxRetryAfterMs: number;
@@ -162,6 +166,8 @@ export interface Config {
     readonly findingsBatchSize: number;
     /** Scans of one registry running at once across all instances; 0 = no cap. */
     readonly perRegistryConcurrency: number;
+    /** Tags one discovery resolves at once (HEAD, and manifest/config reads of changed tags). */
+    readonly discoveryConcurrency: number;
   };
   readonly suppressions: {
     /** How often expired suppressions are deactivated (and their images recounted); 0 turns the sweep off. */
@@ -240,6 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.REGISTRY_TIMEOUT_MS,
       testTimeoutMs: e.REGISTRY_TEST_TIMEOUT_MS,
       maxRequestsPerSecond: e.REGISTRY_MAX_RPS,
+      requestBurst: e.REGISTRY_BURST,
       retries429: e.REGISTRY_429_RETRIES,
       maxRetryAfterMs: e.REGISTRY_MAX_RETRY_AFTER_MS,
     },
@@ -265,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       worker: e.SCAN_WORKER === 'true',
       findingsBatchSize: e.FINDINGS_BATCH_SIZE,
       perRegistryConcurrency: e.SCAN_REGISTRY_CONCURRENCY,
+      discoveryConcurrency: e.DISCOVERY_CONCURRENCY,
     },
     suppressions: { sweepMs: e.SUPPRESSION_SWEEP_MS },
     alerts: {

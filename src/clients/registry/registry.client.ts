@@ -17,7 +17,13 @@ import {
   TagsReply,
   TokenReply,
 } from './registry.schemas';
-import type { FetchedManifest, ImageConfig, RegistryClient, RegistryTarget } from './registry.types';
+import {
+  UnsupportedMediaTypeError,
+  type FetchedManifest,
+  type ImageConfig,
+  type RegistryClient,
+  type RegistryTarget,
+} from './registry.types';
 
 export const MEDIA_TYPES = {
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -48,8 +54,13 @@ export interface RegistryClientOptions {
   pageSize?: number;
   /** Keep connections open between calls (default true); one-off clients such as connection tests pass false. */
   keepAlive?: boolean;
-  /** At most this many requests per second from this client (discovery walks whole registries); default unbounded. */
+  /** At most this many requests per second from this client, once its burst is spent (discovery walks whole registries); default unbounded. */
   maxRequestsPerSecond?: number;
+  /**
+   * Requests sent at full speed before `maxRequestsPerSecond` applies (a token bucket of this size,
+   * refilled at that rate), so a small registry or an unchanged re-discovery is not slowed; default 1.
+   */
+  requestBurst?: number;
   /** Retries of a call answered 429 (default 3), each after its Retry-After, at most `maxRetryAfterMs` (default 30 s). */
   retries429?: number;
   maxRetryAfterMs?: number;
@@ -172,16 +183,22 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
   let auth: AuthState = { kind: 'unknown' };
   const retries429 = opts.retries429 ?? 3;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 30_000;
-  const interval = opts.maxRequestsPerSecond ? 1000 / opts.maxRequestsPerSecond : 0;
-  let nextSlot = 0;
+  const rate = opts.maxRequestsPerSecond ?? 0;
+  const burst = Math.max(1, opts.requestBurst ?? 1);
+  let budget = burst;
+  let refilledAt = Date.now();
 
-  /** Spaces requests `interval` apart: each caller reserves the next free slot, then waits for it. */
+  /**
+   * A token bucket of `burst` requests refilled at `rate` per second: each caller takes a token, and
+   * when the bucket is empty it reserves the next one (the count goes below zero) and waits for it.
+   */
   async function throttle(): Promise<void> {
-    if (!interval) return;
+    if (!rate) return;
     const now = Date.now();
-    const slot = Math.max(now, nextSlot);
-    nextSlot = slot + interval;
-    if (slot > now) await sleep(slot - now);
+    budget = Math.min(burst, budget + ((now - refilledAt) * rate) / 1000);
+    refilledAt = now;
+    budget -= 1;
+    if (budget < 0) await sleep((-budget * 1000) / rate);
   }
 
   const ax: AxiosInstance = axios.create({
@@ -512,7 +529,7 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
         INDEX_TYPES.has(mediaType) ||
         (!IMAGE_TYPES.has(mediaType) && Array.isArray((raw as { manifests?: unknown })?.manifests));
       if (!isIndex && !IMAGE_TYPES.has(mediaType) && !(raw as { config?: unknown })?.config)
-        throw new RegistryError(`registry ${where}: ${what} has the unsupported media type "${mediaType}"`);
+        throw new UnsupportedMediaTypeError(`registry ${where}: ${what} has the unsupported media type "${mediaType}"`);
       const parse = <S extends z.ZodType>(schema: S): z.infer<S> => {
         const r = schema.safeParse(raw);
         if (!r.success) {
@@ -525,6 +542,23 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
         ? { kind: 'index' as const, ...parse(ImageIndexBody) }
         : { kind: 'image' as const, ...parse(ImageManifestBody) };
       return { digest, mediaType, manifest };
+    },
+
+    async headManifest(name, reference, ctx): Promise<{ digest: string | null; mediaType: string | null }> {
+      const res = await call({
+        method: 'HEAD',
+        url: `/v2/${name}/manifests/${reference}`,
+        scopes: repoScope(name),
+        accept: MANIFEST_ACCEPT,
+        ctx,
+      });
+      if (res.status !== 200) throw failure(res, `manifest ${name}:${reference}`);
+      const digest = headerOf(res, 'docker-content-digest');
+      const type = headerOf(res, 'content-type');
+      return {
+        digest: digest && /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(digest) ? digest : null,
+        mediaType: type ? type.split(';')[0]!.trim() : null,
+      };
     },
 
     async getImageConfig(name, configDigest, ctx): Promise<ImageConfig> {

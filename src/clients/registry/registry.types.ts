@@ -1,4 +1,8 @@
+import { RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
+
+/** A manifest whose media type is neither an image manifest nor an index: that tag cannot be scanned. */
+export class UnsupportedMediaTypeError extends RegistryError {}
 
 /** Where and how to reach one registry's Docker Registry HTTP API v2. */
 export interface RegistryTarget {
@@ -65,6 +69,11 @@ export interface RegistryClient {
   listTags(name: string, ctx: Ctx): AsyncIterable<string>;
   /** A manifest by tag or digest, with schema 2 / OCI / list / index in Accept. */
   getManifest(name: string, reference: string, ctx: Ctx): Promise<FetchedManifest>;
+  /**
+   * `HEAD` of a manifest: the digest the reference points at (Docker-Content-Digest, null when the
+   * registry does not send one) and the media type, without the body.
+   */
+  headManifest(name: string, reference: string, ctx: Ctx): Promise<{ digest: string | null; mediaType: string | null }>;
   /** The image config blob (os, architecture, created). */
   getImageConfig(name: string, configDigest: string, ctx: Ctx): Promise<ImageConfig>;
   /** Absolute URL of a blob, for a scanner that fetches layers itself. */

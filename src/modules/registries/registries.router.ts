@@ -27,6 +27,7 @@ export function registriesServiceFrom(deps: AppDeps): RegistriesService {
       timezone: deps.config.schedule.timezone,
       politeness: {
         maxRequestsPerSecond: deps.config.registry.maxRequestsPerSecond,
+        requestBurst: deps.config.registry.requestBurst,
         retries429: deps.config.registry.retries429,
         maxRetryAfterMs: deps.config.registry.maxRetryAfterMs,
       },

@@ -28,7 +28,7 @@ export interface RegistriesDeps {
   /** Time zone of schedules (validation only). */
   timezone?: string;
   /** Politeness of the v2 clients used for discovery and scans (request rate, 429 retries). */
-  politeness?: { maxRequestsPerSecond: number; retries429: number; maxRetryAfterMs: number };
+  politeness?: { maxRequestsPerSecond: number; requestBurst?: number; retries429: number; maxRetryAfterMs: number };
   /** Called after a create succeeded, fire-and-forget (the scan pipeline starts a first discovery). */
   onRegistryCreated?: (key: string) => void;
 }

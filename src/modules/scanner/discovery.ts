@@ -1,9 +1,10 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
-import type { RegistryClient } from '../../clients/registry/registry.types';
+import { UnsupportedMediaTypeError, type RegistryClient } from '../../clients/registry/registry.types';
 import type { ImageLister, ListedImage } from '../../clients/registry/vendors';
-import { AppError, NotFoundError } from '../../errors/app-error';
+import { bulkWriteCapped } from '../../db/batch';
+import { NotFoundError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
-import { ImageModel } from '../images';
+import { ImageModel, type ImageDoc } from '../images';
 import { markDigestsDirty } from '../vulnerabilities/cve-summaries';
 
 /** One platform image a tag resolves to. */
@@ -19,6 +20,26 @@ export interface ResolvedTag {
 
 const ATTESTATION = 'attestation-manifest';
 
+/** Config media types of container images; any other config (Helm, cosign, OCI artifacts) is not an image. */
+const IMAGE_CONFIG_TYPES = new Set([
+  'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.container.image.v1+json',
+]);
+const MANIFEST_TYPES = new Set([
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+/**
+ * Tags that name signatures, attestations, SBOMs or referrers of another manifest rather than an
+ * image: cosign's `sha256-<hex>.sig|.att|.sbom` and the OCI referrers tag schema `sha256-<hex>`.
+ */
+export function isArtifactTag(tag: string): boolean {
+  return /^sha256-[0-9a-f]{64}(?:\.[a-z]+)?$/i.test(tag);
+}
+
 /** True when `platform` (os/arch[/variant]) is one of `wanted`; a wanted entry without variant matches every variant. */
 export function platformWanted(platform: string, wanted: readonly string[]): boolean {
   return wanted.some((w) => w === platform || (w.split('/').length === 2 && platform.startsWith(`${w}/`)));
@@ -27,7 +48,9 @@ export function platformWanted(platform: string, wanted: readonly string[]): boo
 /**
  * Resolves a tag to the platform images to scan: a single manifest gives its own platform (from
  * its config blob); a manifest list or OCI index gives each wanted platform, skipping attestation
- * manifests and unknown/unknown entries.
+ * manifests, unknown/unknown entries and entries that are not manifests. A manifest whose config
+ * is not an image config (a Helm chart, a signature, an OCI artifact) gives nothing.
+ * Throws NotFoundError (tag or config gone), UnsupportedMediaTypeError, or RegistryError.
  */
 export async function resolveTag(
   client: RegistryClient,
@@ -42,6 +65,7 @@ export async function resolveTag(
     const out: ResolvedTag[] = [];
     for (const d of m.manifests) {
       if (d.annotations?.['vnd.docker.reference.type'] === ATTESTATION) continue;
+      if (!MANIFEST_TYPES.has(d.mediaType)) continue;
       const p = d.platform;
       if (!p || !p.os || !p.architecture || p.os === 'unknown' || p.architecture === 'unknown') continue;
       const platform = [p.os, p.architecture, p.variant].filter(Boolean).join('/');
@@ -50,12 +74,18 @@ export async function resolveTag(
     }
     return out;
   }
+  if (!IMAGE_CONFIG_TYPES.has(m.config.mediaType)) {
+    ctx.log.debug({ image, tag, config: m.config.mediaType }, 'not a container image; skipped');
+    return [];
+  }
   let platform = 'unknown/unknown';
   try {
     const cfg = await client.getImageConfig(image, m.config.digest, ctx);
     platform = [cfg.os, cfg.architecture, cfg.variant].filter(Boolean).join('/');
   } catch (err) {
-    ctx.log.warn({ image, tag, err: (err as Error).message }, 'image config unreadable; platform unknown');
+    // A config the registry lost leaves the platform unknown; any other failure is the registry's and stops discovery.
+    if (!(err instanceof NotFoundError)) throw err;
+    ctx.log.warn({ image, tag, err: err.message }, 'image config not found; platform unknown');
   }
   return [{ image, tag, platform, digest: fetched.digest, tagDigest: fetched.digest }];
 }
@@ -105,39 +135,117 @@ export interface DiscoveryStats {
   digests: Set<string>;
 }
 
+/** One stored image (tag × platform) of a registry, as discovery compares it with the listing. */
+export interface StoredTag {
+  _id: ImageDoc['_id'];
+  image: string;
+  tag: string;
+  platform: string;
+  digest: string | null;
+  tagDigest: string | null;
+  present: boolean;
+  scanStatus: string;
+  seenAt: Date | null;
+}
+
+const tagKey = (image: string, tag: string) => `${image}\u0000${tag}`;
+const platformKey = (r: { image: string; tag: string; platform: string }) =>
+  `${r.image}\u0000${r.tag}\u0000${r.platform}`;
+
+/** The stored images of a registry (or of one image of it), read once with a cursor, grouped by tag. */
+export class StoredTags {
+  private readonly byTag = new Map<string, StoredTag[]>();
+
+  static async load(key: string, image?: string): Promise<StoredTags> {
+    const out = new StoredTags();
+    const cursor = ImageModel.find(
+      { repository: key, ...(image ? { image } : {}) },
+      { image: 1, tag: 1, platform: 1, digest: 1, tagDigest: 1, present: 1, scanStatus: 1, seenAt: 1 },
+    )
+      .lean<StoredTag>()
+      .batchSize(1000)
+      .cursor();
+    for await (const d of cursor) out.add(d);
+    return out;
+  }
+
+  add(d: StoredTag): void {
+    const k = tagKey(d.image, d.tag);
+    const list = this.byTag.get(k);
+    if (list) list.push(d);
+    else this.byTag.set(k, [d]);
+  }
+
+  of(image: string, tag: string): readonly StoredTag[] {
+    return this.byTag.get(tagKey(image, tag)) ?? [];
+  }
+
+  get(r: { image: string; tag: string; platform: string }): StoredTag | undefined {
+    return this.of(r.image, r.tag).find((d) => d.platform === r.platform);
+  }
+
+  /**
+   * The stored images of a tag when the registry still points it at `tagDigest` and all of them
+   * are present: nothing about the tag changed, so its manifest need not be read again. Null otherwise.
+   */
+  unchanged(image: string, tag: string, tagDigest: string | null): readonly StoredTag[] | null {
+    if (!tagDigest) return null;
+    const list = this.of(image, tag);
+    if (!list.length || !list.every((d) => d.tagDigest === tagDigest && d.present && d.digest)) return null;
+    return list;
+  }
+
+  /** Present images not in `seen` (keys of platformKey), optionally of one image. */
+  vanished(seen: ReadonlySet<string>, image?: string): StoredTag[] {
+    const out: StoredTag[] = [];
+    for (const list of this.byTag.values())
+      for (const d of list) if (d.present && (!image || d.image === image) && !seen.has(platformKey(d))) out.push(d);
+    return out;
+  }
+}
+
+export { platformKey };
+
 /**
- * Upserts one batch of resolved tags for registry `key`. A tag whose digest changed goes back to
- * `pending` with its counts cleared (they belonged to the old digest); a tag seen again keeps them.
+ * Writes one batch of resolved tags for registry `key`: new tags are inserted `pending`; a tag whose
+ * digest changed goes back to `pending` with its counts cleared (they belonged to the old digest); a
+ * tag that came back gets `present` again. With `stored` (the registry's images read at the start of
+ * the discovery), a tag stored with the same digests and present is not written at all.
  * Returns the (digest → pull source) of the batch.
  */
 export async function upsertResolved(
   key: string,
   batch: readonly ResolvedTag[],
   seenAt: Date,
+  stored?: StoredTags,
 ): Promise<Map<string, { image: string }>> {
   const sources = new Map<string, { image: string }>();
   if (!batch.length) return sources;
-  const images = [...new Set(batch.map((r) => r.image))];
-  const current = new Map<string, string | null>();
-  const absent = new Set<string>();
-  const docs = await ImageModel.find(
-    { repository: key, image: { $in: images }, tag: { $in: [...new Set(batch.map((r) => r.tag))] } },
-    { image: 1, tag: 1, platform: 1, digest: 1, present: 1 },
-  ).lean<Array<{ image: string; tag: string; platform: string; digest: string | null; present: boolean }>>();
-  for (const d of docs) {
-    current.set(`${d.image}\u0000${d.tag}\u0000${d.platform}`, d.digest);
-    if (d.present === false) absent.add(`${d.image}\u0000${d.tag}\u0000${d.platform}`);
+  let known = stored;
+  if (!known) {
+    known = new StoredTags();
+    const docs = await ImageModel.find(
+      {
+        repository: key,
+        image: { $in: [...new Set(batch.map((r) => r.image))] },
+        tag: { $in: [...new Set(batch.map((r) => r.tag))] },
+      },
+      { image: 1, tag: 1, platform: 1, digest: 1, tagDigest: 1, present: 1, scanStatus: 1, seenAt: 1 },
+    ).lean<StoredTag[]>();
+    for (const d of docs) known.add(d);
   }
   // Digests that gained or lost a present tag here: the CVE summaries of their findings change.
   const moved: Array<string | null | undefined> = [];
 
-  const ops: AnyBulkWriteOperation[] = batch.map((r) => {
+  const ops: AnyBulkWriteOperation[] = [];
+  for (const r of batch) {
     sources.set(r.digest, { image: r.image });
-    const k = `${r.image}\u0000${r.tag}\u0000${r.platform}`;
-    const known = current.has(k);
-    if (!known || absent.has(k) || current.get(k) !== r.digest) moved.push(r.digest, current.get(k));
+    const old = known.get(r);
+    // Without the snapshot (factories, pushes) every tag is written, so `seenAt` moves for markVanished.
+    if (stored && old && old.present && old.digest === r.digest && old.tagDigest === r.tagDigest) continue;
+    if (!old || !old.present || old.digest !== r.digest) moved.push(r.digest, old?.digest);
     const set: Record<string, unknown> = { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt };
-    if (known && current.get(k) !== r.digest) {
+    if (old && old.digest !== r.digest) {
       Object.assign(set, {
         scanStatus: 'pending',
         scanError: null,
@@ -152,15 +260,15 @@ export async function upsertResolved(
         unknown: 0,
       });
     }
-    return {
+    ops.push({
       updateOne: {
         filter: { repository: key, image: r.image, tag: r.tag, platform: r.platform },
-        update: known ? { $set: set } : { $set: set, $setOnInsert: { scanStatus: 'pending' } },
+        update: old ? { $set: set } : { $set: set, $setOnInsert: { scanStatus: 'pending' } },
         upsert: true,
       },
-    };
-  });
-  await ImageModel.bulkWrite(ops, { ordered: false });
+    });
+  }
+  await bulkWriteCapped(ImageModel, ops);
   await markDigestsDirty(moved);
   return sources;
 }
@@ -180,7 +288,29 @@ export async function markVanished(key: string, seenAt: Date, image?: string): P
   return res.modifiedCount;
 }
 
-/** True for errors that concern one tag only (its manifest vanished or is unsupported); discovery goes on. */
+/**
+ * Marks the given stored images vanished, unless a discovery that started after `seenAt` saw them
+ * meanwhile (a push's single-tag discovery). Returns how many were marked.
+ */
+export async function markVanishedImages(images: readonly StoredTag[], seenAt: Date): Promise<number> {
+  let modified = 0;
+  for (let i = 0; i < images.length; i += 1000) {
+    const slice = images.slice(i, i + 1000);
+    const res = await ImageModel.updateMany(
+      { _id: { $in: slice.map((d) => d._id) }, present: true, $or: [{ seenAt: { $lt: seenAt } }, { seenAt: null }] },
+      { $set: { present: false } },
+    );
+    modified += res.modifiedCount;
+  }
+  await markDigestsDirty(images.map((d) => d.digest));
+  return modified;
+}
+
+/**
+ * True for errors that concern one tag only: its manifest is gone (404) or of a media type this
+ * service does not scan. Any other error (403, 5xx, timeout, a bad reply) is the registry's, and
+ * stops the discovery before anything is marked vanished.
+ */
 export function isPerTagError(err: unknown): boolean {
-  return err instanceof NotFoundError || (err instanceof AppError && /manifest|media type|schema/i.test(err.message));
+  return err instanceof NotFoundError || err instanceof UnsupportedMediaTypeError;
 }

@@ -1,13 +1,24 @@
 import type mongoose from 'mongoose';
 import type { ClairClient } from '../../clients/clair';
 import type { Config } from '../../config';
+import { bulkWriteCapped, insertManyCapped } from '../../db/batch';
 import { acquireLease, readLease, releaseLease, renewLease } from '../../db/lease';
 import { NotFoundError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import { ImageModel, type ImageDoc } from '../images';
 import type { RegistriesService } from '../registries';
 import * as scoreService from '../score/score.service';
-import { isPerTagError, listImages, markVanished, resolveTag, upsertResolved, type ResolvedTag } from './discovery';
+import {
+  isArtifactTag,
+  isPerTagError,
+  listImages,
+  markVanishedImages,
+  platformKey,
+  resolveTag,
+  StoredTags,
+  upsertResolved,
+  type ResolvedTag,
+} from './discovery';
 import { loadActiveSuppressions, suppressedCves } from '../suppressions/suppression.match';
 import { FINDING_SORT_FIELDS, FindingModel, type FindingDoc } from './finding.model';
 import { applySummary } from './findings.store';
@@ -34,10 +45,31 @@ export interface DiscoveryResult {
   repository: string;
   tags: number;
   platformImages: number;
+  /** Tags not resolved: gone meanwhile (404), an unsupported media type, or not a container image. */
   skippedTags: number;
+  /** Tags whose manifest digest (HEAD) matched the stored one: not read again, not written. */
+  unchanged: number;
   vanished: number;
   digests: number;
   queued: number;
+}
+
+/** Runs `fn` over `items`, at most `limit` at once; rejects with the first error once the others settled. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { err: unknown } | null = null;
+  const lane = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failed) throw (failed as { err: unknown }).err;
 }
 
 /** Escapes a search term so that it matches literally (never a regular expression). */
@@ -175,12 +207,16 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     key: string,
     sources: Map<string, { image: string }>,
     force: boolean,
+    needSummary: ReadonlySet<string> | null,
     ctx: Ctx,
   ): Promise<number> {
     if (!sources.size) return 0;
     const digests = [...sources.keys()];
     const now = new Date();
-    const jobs = await ScanJobModel.find({ digest: { $in: digests } }).lean<ScanJobDoc[]>();
+    const jobs = await ScanJobModel.find(
+      { digest: { $in: digests } },
+      { digest: 1, state: 1, result: 1, finishedAt: 1 },
+    ).lean<ScanJobDoc[]>();
     const byDigest = new Map(jobs.map((j) => [j.digest, j]));
     const fresh = digests
       .filter((d) => !byDigest.has(d))
@@ -202,18 +238,12 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
         indexState: null,
       }));
     let queued = 0;
-    if (fresh.length) {
-      try {
-        const res = await ScanJobModel.collection.insertMany(fresh, { ordered: false });
-        queued += res.insertedCount;
-      } catch (err) {
-        if ((err as { code?: number }).code !== 11000) throw err;
-        queued += (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
-      }
-    }
+    // A duplicate digest: another discovery queued it first.
+    queued += await insertManyCapped(ScanJobModel.collection, fresh, { ignoreDuplicates: true });
     const requeue = jobs.filter((j) => j.state === 'failed' || (force && j.state === 'done'));
     if (requeue.length) {
-      await ScanJobModel.bulkWrite(
+      await bulkWriteCapped(
+        ScanJobModel,
         requeue.map((j) => ({
           updateOne: {
             filter: { _id: j._id, state: j.state },
@@ -229,7 +259,6 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
             },
           },
         })),
-        { ordered: false },
       );
       await ImageModel.updateMany(
         { digest: { $in: requeue.map((j) => j.digest) }, scanStatus: 'failed' },
@@ -237,7 +266,10 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
       );
       queued += requeue.length;
     }
-    const reuse = jobs.filter((j) => j.state === 'done' && !force && j.result);
+    // A done digest lends its results only to images that lack them (new or changed tags, pending ones).
+    const reuse = jobs.filter(
+      (j) => j.state === 'done' && !force && j.result && (!needSummary || needSummary.has(j.digest)),
+    );
     if (reuse.length) {
       const weights = await scoreService.get();
       for (const j of reuse) {
@@ -248,6 +280,13 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     return queued;
   }
 
+  /**
+   * Lists the registry, diffs the listing against its stored images (read once) and writes only
+   * what changed: a tag whose manifest digest (`HEAD`) matches the stored one is neither read again
+   * nor written; new and changed tags are resolved (manifest, config) and upserted; stored tags not
+   * listed any more are marked vanished. Per-tag 404s and unsupported media types skip the tag; any
+   * other error stops the discovery before the vanish step (the caller records it).
+   */
   async function runDiscovery(
     key: string,
     req: { image?: string; tag?: string; force?: boolean },
@@ -260,36 +299,74 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
       tags: 0,
       platformImages: 0,
       skippedTags: 0,
+      unchanged: 0,
       vanished: 0,
       digests: 0,
       queued: 0,
     };
+    const stored = await StoredTags.load(key, req.image);
+    const seen = new Set<string>();
     const seenDigests = new Set<string>();
     let batch: ResolvedTag[] = [];
+    let unchangedSources = new Map<string, { image: string }>();
+    let needSummary = new Set<string>();
     const flush = async () => {
-      if (!batch.length) return;
-      const sources = await upsertResolved(key, batch, started);
+      if (!batch.length && !unchangedSources.size) return;
+      for (const r of batch) {
+        const old = stored.get(r);
+        if (!old || old.digest !== r.digest || old.scanStatus !== 'done') needSummary.add(r.digest);
+      }
+      const sources = await upsertResolved(key, batch, started, stored);
+      for (const [d, s] of unchangedSources) if (!sources.has(d)) sources.set(d, s);
       for (const d of sources.keys()) seenDigests.add(d);
-      result.queued += await ensureJobs(key, sources, Boolean(req.force), ctx);
+      const need = needSummary;
       batch = [];
+      unchangedSources = new Map();
+      needSummary = new Set();
+      result.queued += await ensureJobs(key, sources, Boolean(req.force), need, ctx);
+    };
+    const resolveOne = async (image: string, tag: string) => {
+      result.tags++;
+      if (isArtifactTag(tag)) {
+        result.skippedTags++;
+        return;
+      }
+      try {
+        if (!req.force) {
+          const head = await client.headManifest(image, tag, ctx);
+          const same = stored.unchanged(image, tag, head.digest);
+          if (same) {
+            result.unchanged++;
+            result.platformImages += same.length;
+            for (const d of same) {
+              seen.add(platformKey(d));
+              unchangedSources.set(d.digest!, { image });
+              if (d.scanStatus !== 'done') needSummary.add(d.digest!);
+            }
+            return;
+          }
+        }
+        const resolved = await resolveTag(client, image, tag, deps.scan.platforms, ctx);
+        if (!resolved.length) result.skippedTags++;
+        result.platformImages += resolved.length;
+        for (const r of resolved) seen.add(platformKey(r));
+        batch.push(...resolved);
+      } catch (err) {
+        if (!isPerTagError(err)) throw err;
+        result.skippedTags++;
+        ctx.log.warn({ registry: key, image, tag, err: (err as Error).message }, 'tag skipped');
+      }
     };
     for await (const listed of listImages(client, lister, req, ctx)) {
-      for (const tag of listed.tags) {
-        result.tags++;
-        try {
-          const resolved = await resolveTag(client, listed.image, tag, deps.scan.platforms, ctx);
-          result.platformImages += resolved.length;
-          batch.push(...resolved);
-        } catch (err) {
-          if (!isPerTagError(err)) throw err;
-          result.skippedTags++;
-          ctx.log.warn({ registry: key, image: listed.image, tag, err: (err as Error).message }, 'tag skipped');
-        }
-        if (batch.length >= BATCH) await flush();
+      for (let i = 0; i < listed.tags.length; i += BATCH) {
+        await eachLimit(listed.tags.slice(i, i + BATCH), deps.scan.discoveryConcurrency, (tag) =>
+          resolveOne(listed.image, tag),
+        );
+        if (batch.length + unchangedSources.size >= BATCH) await flush();
       }
     }
     await flush();
-    if (!req.tag) result.vanished = await markVanished(key, started, req.image);
+    if (!req.tag) result.vanished = await markVanishedImages(stored.vanished(seen, req.image), started);
     result.digests = seenDigests.size;
     ctx.log.info({ ...result, ms: Date.now() - started.getTime() }, 'discovery finished');
     return result;

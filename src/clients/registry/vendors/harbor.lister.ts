@@ -6,7 +6,9 @@ import { basicAuthOf, createVendorHttp, originOf, query, type Politeness } from 
 
 const Projects = z.array(z.object({ name: z.string() }));
 const Repositories = z.array(z.object({ name: z.string() }));
-const Artifacts = z.array(z.object({ tags: z.array(z.object({ name: z.string() })).nullish() }));
+const Artifacts = z.array(
+  z.object({ type: z.string().nullish(), tags: z.array(z.object({ name: z.string() })).nullish() }),
+);
 const HarborErrors = z.object({
   errors: z.array(z.object({ code: z.string().optional(), message: z.string() })).min(1),
 });
@@ -26,8 +28,9 @@ function hasNext(link: string | undefined): boolean {
 }
 
 /**
- * Harbor v2.0: projects → repositories → artifacts (with_tag=true). Untagged artifacts are skipped and
- * a repository without any tag is not listed: the scan pipeline works by tag.
+ * Harbor v2.0: projects → repositories → artifacts (with_tag=true). Untagged artifacts and artifacts
+ * whose type is not IMAGE are skipped, and a repository without any tag is not listed: the scan
+ * pipeline works by tag.
  */
 export function createHarborLister(
   options: HarborOptions,
@@ -82,8 +85,11 @@ export function createHarborLister(
           const short = repo.name.startsWith(`${project}/`) ? repo.name.slice(project.length + 1) : repo.name;
           const path = `${projectPath}/repositories/${encodeHarborRepository(short)}/artifacts`;
           const tags: string[] = [];
-          for await (const a of pages(ctx, path, { with_tag: 'true' }, Artifacts, 'an artifact list'))
+          for await (const a of pages(ctx, path, { with_tag: 'true' }, Artifacts, 'an artifact list')) {
+            // Charts, CNAB bundles, signatures and other artifacts are not container images.
+            if (a.type && a.type.toUpperCase() !== 'IMAGE') continue;
             for (const t of a.tags ?? []) tags.push(t.name);
+          }
           if (tags.length > 0) yield { image: `${project}/${short}`, tags };
         }
       }

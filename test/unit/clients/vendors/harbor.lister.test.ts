@@ -22,6 +22,8 @@ interface HarborData {
   repos: Record<string, string[]>;
   /** Keyed by full repository name; null = untagged artifact. */
   artifacts: Record<string, (string[] | null)[]>;
+  /** Artifact types by full repository name, in the order of `artifacts` (default IMAGE). */
+  types?: Record<string, string[]>;
 }
 
 const USER = 'robot$scan';
@@ -94,6 +96,7 @@ function fakeHarbor(data: HarborData) {
         url,
         arts.map((tags, i) => ({
           digest: `sha256:${String(i).padStart(64, '0')}`,
+          type: data.types?.[name]?.[i] ?? 'IMAGE',
           tags: withTag && tags ? tags.map((t) => ({ name: t, immutable: false })) : null,
         })),
       );
@@ -152,6 +155,21 @@ describe('Harbor lister', () => {
     expect(urls).toContain('/api/v2.0/projects/library/repositories?page=3&page_size=2');
     expect(urls).toContain('/api/v2.0/projects/team/repositories/a%252Fb/artifacts?with_tag=true&page=2&page_size=2');
     expect(urls.filter((u) => u.startsWith('/api/v2.0/projects?'))).toHaveLength(2);
+  });
+
+  it('When a repository holds a chart and a CNAB bundle beside an image, then only the image tags are listed', async () => {
+    fake = await startFakeHttpServer(
+      fakeHarbor({
+        projects: ['mixed'],
+        repos: { mixed: ['mixed/app'] },
+        artifacts: { 'mixed/app': [['1.0'], ['chart-1.0'], ['bundle']] },
+        types: { 'mixed/app': ['IMAGE', 'CHART', 'CNAB'] },
+      }),
+    );
+
+    const images = await collect(lister().listImages(testCtx()));
+
+    expect(images).toEqual([{ image: 'mixed/app', tags: ['1.0'] }]);
   });
 
   it('When a repository name contains "/", then it is sent encoded twice (a%252Fb)', async () => {
