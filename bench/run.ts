@@ -1,3 +1,4 @@
+import { embeddedBench } from './embedded.bench';
 import { benchDb, report } from './lib';
 import { scannerBench } from './scanner.bench';
 import { scoreBench } from './score.bench';
@@ -7,6 +8,7 @@ import { vulnerabilitiesBench } from './vulnerabilities.bench';
 // BENCH_IMAGES: images (default 100000); BENCH_FINDINGS: findings of the scanner suite (default 5000000);
 // BENCH_RUNS: timed requests per query (default 200); BENCH_WARMUP: untimed ones first (default 10);
 // BENCH_QUERIES=0 skips the query timings (seed and storeReport only).
+// Suite "embedded" (only when named): re-score and storeReport sizes the embedded FerretDB must take (issue 16).
 // Suite "vulnerabilities": BENCH_CVE_IMAGES (100000), BENCH_FINDINGS (1000000), BENCH_CVES (20000), BENCH_RUNS (200).
 async function main(): Promise<void> {
   const images = Number(process.env.BENCH_IMAGES || 100_000);
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
         process.env.BENCH_QUERIES !== '0',
       );
     }
+    if (suites.includes('embedded')) await embeddedBench();
     if (want('vulnerabilities')) {
       await mongoose.connection.db!.collection('images').deleteMany({});
       await vulnerabilitiesBench();

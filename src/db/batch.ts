@@ -17,12 +17,17 @@ import type { Collection, Document } from 'mongodb';
 export const FERRETDB_MAX_STATEMENTS = 25;
 /** Statements per write command on MongoDB (the driver splits above its own limit anyway). */
 export const MONGODB_MAX_STATEMENTS = 1000;
+/**
+ * Documents per `insert` command. Inserts open no query iterator, so FerretDB takes large ones (and
+ * is fast at them: one SQLite transaction per command), unlike its updates.
+ */
+export const MAX_INSERTS = 1000;
 
 export interface ServerInfo {
   /** True for FerretDB (any backend). */
   ferretdb: boolean;
   version: string;
-  /** Most statements one write command may carry on this server. */
+  /** Most update/delete statements one write command may carry on this server. */
   maxStatements: number;
   /** Whether `update` accepts an aggregation pipeline (MongoDB ≥ 4.2; not FerretDB 1.x). */
   updatePipelines: boolean;
@@ -129,7 +134,7 @@ export async function bulkWriteCapped(
 }
 
 /**
- * `collection.insertMany(docs)` split into commands the server can take. With `ignoreDuplicates`, a
+ * `collection.insertMany(docs)` split into commands of at most MAX_INSERTS (and `batchSize`) documents. With `ignoreDuplicates`, a
  * duplicate key (11000: a concurrent writer inserted the same key first) is not an error. Returns the
  * number inserted.
  */
@@ -139,17 +144,14 @@ export async function insertManyCapped(
   opts: { batchSize?: number; ignoreDuplicates?: boolean } = {},
 ): Promise<number> {
   let inserted = 0;
-  await forEachWriteBatch(
-    docs,
-    async (batch) => {
-      try {
-        inserted += (await collection.insertMany(batch, { ordered: false })).insertedCount;
-      } catch (err) {
-        if (!opts.ignoreDuplicates || (err as { code?: number }).code !== 11000) throw err;
-        inserted += (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
-      }
-    },
-    opts.batchSize,
-  );
+  const size = Math.max(1, Math.min(opts.batchSize ?? MAX_INSERTS, MAX_INSERTS));
+  for (const batch of chunk(docs, size)) {
+    try {
+      inserted += (await collection.insertMany(batch, { ordered: false })).insertedCount;
+    } catch (err) {
+      if (!opts.ignoreDuplicates || (err as { code?: number }).code !== 11000) throw err;
+      inserted += (err as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+    }
+  }
   return inserted;
 }

@@ -429,13 +429,14 @@ describe('POST /api/scanner/image', () => {
         ctx,
       );
       await applySummary(D1, stored.summary, DEFAULT_WEIGHTS, now);
-      expect(stored).toMatchObject({ inserted: 0, updated: 5, fixed: 1 });
+      // Only what changed is written: the five reported again unchanged are not touched.
+      expect(stored).toMatchObject({ inserted: 0, updated: 0, fixed: 1 });
       const res = await findings({ pagination: { size: 500 } });
       expect(res.body.data.count).toBe(5);
       expect(cves(res)).not.toContain('CVE-2024-0001');
       const img = await request(app).get('/api/scanner').query({ repository: key, image: 'alpha/web', tag: '1.0' });
       expect(img.body.data).toMatchObject({ critical: 0, high: 1, score: (9 + 5 + 3 + 2 + 1) / (10 * 20) });
-      // Reported again: last seen now; the one no longer reported keeps its last-seen time.
+      // Reported again unchanged: updated_at is when a finding last changed, so it stays.
       const stamps = await mongoose.connection
         .db!.collection('findings')
         .find({ digest: D1 }, { projection: { _id: 0, cveId: 1, updated_at: 1, created_at: 1 } })
@@ -443,11 +444,11 @@ describe('POST /api/scanner/image', () => {
         .toArray();
       const first = new Date('2026-01-02T00:00:00Z');
       expect(stamps.map((d) => [d.cveId, d.created_at, d.updated_at])).toEqual([
-        ['CVE-2019-0006', first, now],
-        ['CVE-2020-0005', first, now],
-        ['CVE-2021-0004', first, now],
-        ['CVE-2022-0003', first, now],
-        ['CVE-2023-0002', first, now],
+        ['CVE-2019-0006', first, first],
+        ['CVE-2020-0005', first, first],
+        ['CVE-2021-0004', first, first],
+        ['CVE-2022-0003', first, first],
+        ['CVE-2023-0002', first, first],
         ['CVE-2024-0001', first, first],
       ]);
       // Kept, with fixedAt (history), not deleted.

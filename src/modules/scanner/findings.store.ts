@@ -43,9 +43,10 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
 }
 
 /**
- * Stores a digest's report: new findings are inserted in batches, findings reported again get a
- * new `updated_at` (one updateMany per batch), changed ones are rewritten, and findings no longer
- * reported get `fixedAt` (kept, not deleted). Reads only this digest's findings, never the collection.
+ * Stores a digest's report, writing only what changed: new findings are inserted in batches, changed
+ * ones are rewritten (new `updated_at`), findings no longer reported get `fixedAt` (kept, not
+ * deleted), and findings reported again unchanged are not written at all (`updated_at` is when a
+ * finding last changed). Reads only this digest's findings, never the collection.
  * Returns the summary to copy onto the digest's images and the findings first seen now
  * (`newFindings`: never stored before for this digest; what alerts announce).
  */
@@ -71,7 +72,7 @@ export async function storeReport(
 
   const inserts: Array<Record<string, unknown>> = [];
   const newFindings: Finding[] = [];
-  const touched: FindingDoc['_id'][] = [];
+  let unchanged = 0;
   const rewrites: AnyBulkWriteOperation[] = [];
   const rewritten: string[] = [];
   for (const f of findings) {
@@ -100,7 +101,7 @@ export async function storeReport(
         fixedAt: null,
       });
     } else if (old.fixedAt == null && STORED_FIELDS.every((n) => old[n] === fields[n])) {
-      touched.push(old._id);
+      unchanged++;
     } else {
       rewritten.push(f.cveId);
       rewrites.push({
@@ -116,9 +117,6 @@ export async function storeReport(
 
   // A concurrent store of the same digest may insert some first: theirs are as good as ours.
   await insertManyCapped(FindingModel.collection, inserts, { batchSize: opts.batchSize, ignoreDuplicates: true });
-  for (const batch of chunks(touched, opts.batchSize)) {
-    await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { updated_at: now } });
-  }
   await bulkWriteCapped(FindingModel, rewrites, { batchSize: opts.batchSize });
   for (const batch of chunks(gone, opts.batchSize)) {
     await FindingModel.updateMany({ _id: { $in: batch } }, { $set: { fixedAt: now } });
@@ -130,7 +128,8 @@ export async function storeReport(
     {
       digest,
       inserted: inserts.length,
-      updated: touched.length + rewrites.length,
+      updated: rewrites.length,
+      unchanged,
       fixed: gone.length,
       ms: Date.now() - started,
     },
@@ -139,7 +138,7 @@ export async function storeReport(
   return {
     summary,
     inserted: inserts.length,
-    updated: touched.length + rewrites.length,
+    updated: rewrites.length,
     fixed: gone.length,
     newFindings,
   };

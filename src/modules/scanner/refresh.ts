@@ -5,7 +5,8 @@ import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
 import * as scoreService from '../score/score.service';
 import { recordScan } from '../vulnerabilities/image-history';
-import { applySummary, storeReport } from './findings.store';
+import { LEVELS } from '../../domain/severity';
+import { applySummary, storeReport, type DigestSummary } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
 export interface RefreshDeps {
@@ -24,6 +25,17 @@ export interface RefreshResult {
 }
 
 const LEASE = 'refresh';
+
+/** True when a new report's summary equals the one stored with the job (nothing to copy onto images). */
+function sameSummary(a: DigestSummary, b: ScanJobDoc['result']): boolean {
+  return (
+    b != null &&
+    a.namespace === b.namespace &&
+    a.packages === b.packages &&
+    a.findings === b.findings &&
+    LEVELS.every((l) => a.counts[l] === (b.counts?.[l] ?? 0))
+  );
+}
 
 /**
  * Freshness for Clair v4, which matches at request time: every SCAN_REFRESH_INTERVAL_MS one
@@ -50,13 +62,13 @@ export function createRefresher(deps: RefreshDeps) {
       result.indexStateChanged = stale.modifiedCount > 0;
     }
     const weights = await scoreService.get();
-    const cursor = ScanJobModel.find({ state: 'done' }, { digest: 1, finishedAt: 1 })
+    const cursor = ScanJobModel.find({ state: 'done' }, { digest: 1, finishedAt: 1, result: 1 })
       .sort({ state: 1, finishedAt: -1 })
       .lean<ScanJobDoc>()
       .batchSize(500)
       .cursor();
     const pool = new Set<Promise<void>>();
-    const one = async (job: Pick<ScanJobDoc, '_id' | 'digest'>) => {
+    const one = async (job: Pick<ScanJobDoc, '_id' | 'digest' | 'result'>) => {
       const report = await deps.clair.report!(job.digest, ctx);
       const at = new Date();
       if (!report) {
@@ -68,6 +80,11 @@ export function createRefresher(deps: RefreshDeps) {
         return;
       }
       const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now: at }, ctx);
+      // An unchanged report writes nothing: no finding, no job result, no image, no history point.
+      if (stored.inserted + stored.updated + stored.fixed === 0 && sameSummary(stored.summary, job.result)) {
+        result.refreshed++;
+        return;
+      }
       await ScanJobModel.updateOne({ _id: job._id }, { $set: { result: stored.summary } });
       await applySummary(job.digest, stored.summary, weights, at);
       // A refresh that changed nothing adds no point: 100k images every 6 h would otherwise add 400k a day.
