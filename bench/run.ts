@@ -1,5 +1,6 @@
 import { embeddedBench } from './embedded.bench';
 import { benchDb, report } from './lib';
+import { pipelineBench } from './pipeline.bench';
 import { scannerBench } from './scanner.bench';
 import { scoreBench } from './score.bench';
 import { vulnerabilitiesBench } from './vulnerabilities.bench';
@@ -8,6 +9,8 @@ import { vulnerabilitiesBench } from './vulnerabilities.bench';
 // BENCH_IMAGES: images (default 100000); BENCH_FINDINGS: findings of the scanner suite (default 5000000);
 // BENCH_RUNS: timed requests per query (default 200); BENCH_WARMUP: untimed ones first (default 10);
 // BENCH_QUERIES=0 skips the query timings (seed and storeReport only).
+// Suite "pipeline" (only when named): discovery of BENCH_DISCOVERY_REPOS x BENCH_DISCOVERY_TAGS tags in a real
+// registry, first and unchanged second run, registry requests per tag (issue 16).
 // Suite "embedded" (only when named): re-score and storeReport sizes the embedded FerretDB must take (issue 16).
 // Suite "vulnerabilities": BENCH_CVE_IMAGES (100000), BENCH_FINDINGS (1000000), BENCH_CVES (20000), BENCH_RUNS (200).
 async function main(): Promise<void> {
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
       );
     }
     if (suites.includes('embedded')) await embeddedBench();
+    if (suites.includes('pipeline')) await pipelineBench();
     if (want('vulnerabilities')) {
       await mongoose.connection.db!.collection('images').deleteMany({});
       await vulnerabilitiesBench();

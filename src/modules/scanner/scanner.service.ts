@@ -332,7 +332,8 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
         return;
       }
       try {
-        if (!req.force) {
+        // A HEAD only pays off for a tag already stored: a new one needs its manifest anyway.
+        if (!req.force && stored.of(image, tag).length) {
           const head = await client.headManifest(image, tag, ctx);
           const same = stored.unchanged(image, tag, head.digest);
           if (same) {
