@@ -1,14 +1,34 @@
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { NotFoundError, ParameterError } from '../../errors/app-error';
 import { formatZodIssues } from '../../errors/to-app-error';
 import type { Ctx } from '../../http/context';
 import type { RegistriesService } from '../registries';
 import type { ScannerService } from '../scanner';
+import { InboxModel, type InboxDoc, type InboxOutcome } from './webhook-inbox.model';
 import { DistributionEnvelope, HarborWebhook, type WebhookResult } from './webhooks.schemas';
 
 export interface WebhooksDeps {
   registries: Pick<RegistriesService, 'resolve'>;
   scanner: Pick<ScannerService, 'discover'>;
+}
+
+export interface WebhooksService {
+  /**
+   * Stores the tag pushes of a distribution notification envelope or a Harbor webhook in the inbox
+   * (once per event id) and returns at once; the inbox worker discovers them. Pulls, blob pushes and
+   * tag-less pushes are counted and ignored. Throws ParameterError (5003) for a body that is neither,
+   * NotFoundError (5004) for an unknown `?repository=`, DatabaseError (5005) when nothing could be stored.
+   */
+  receive(body: unknown, query: { repository?: string }, ctx: Ctx): Promise<WebhookResult>;
+  /**
+   * Discovers one stored push: resolves the registry, reads that tag and queues its digest. Returns
+   * the outcome; throws RegistryError (5002) when the registry cannot be read (the worker retries).
+   */
+  process(
+    event: InboxDoc,
+    ctx: Ctx,
+  ): Promise<{ outcome: InboxOutcome; registry: string | null; digests: number; queued: number }>;
 }
 
 /** Manifest media types: a push of one of these is a tag push; anything else pushed is a blob. */
@@ -22,20 +42,12 @@ const MANIFEST_TYPES = new Set([
 ]);
 
 interface PushedTag {
+  /** The event's id: distribution's `id`, or a hash of the Harbor resource (so a re-delivery matches). */
+  id: string;
   image: string;
   tag: string;
   /** host[:port] values naming the registry, best first. */
   hosts: string[];
-}
-
-export interface WebhooksService {
-  /**
-   * Handles a distribution notification envelope or a Harbor webhook: each tag push is discovered
-   * (that tag only) and its digest queued; pulls, blob pushes and tag-less pushes are counted and
-   * ignored. Throws ParameterError (5003) for a body that is neither, NotFoundError (5004) for an
-   * unknown `?repository=`, RegistryError (5002) when the registry cannot be read (the sender retries).
-   */
-  receive(body: unknown, query: { repository?: string }, ctx: Ctx): Promise<WebhookResult>;
 }
 
 function hostOfUrl(url: string | undefined): string | undefined {
@@ -61,9 +73,8 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
 }
 
 export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
-  /** The registry key of an event: `?repository=` when given (unknown → 5004), else the first host that names one. */
-  async function registryOf(hosts: string[], explicit: string | undefined): Promise<string | null> {
-    if (explicit) return (await deps.registries.resolve(explicit)).key;
+  /** The registry key of an event: the first host that names one; null when none does. */
+  async function registryOf(hosts: string[]): Promise<string | null> {
     for (const h of hosts) {
       try {
         return (await deps.registries.resolve(h)).key;
@@ -77,7 +88,7 @@ export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
 
   return {
     async receive(body, query, ctx) {
-      const ignored = { notPush: 0, blob: 0, untagged: 0, unknownRegistry: 0, gone: 0, duplicate: 0 };
+      const ignored = { notPush: 0, blob: 0, untagged: 0, duplicate: 0 };
       const pushes: PushedTag[] = [];
       let events: number;
       if (body && typeof body === 'object' && 'events' in body) {
@@ -90,7 +101,8 @@ export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
           else if (!t?.tag || !t.repository) ignored.untagged++;
           else {
             const hosts = [e.request?.host, hostOfUrl(t.url)].filter((h): h is string => Boolean(h));
-            pushes.push({ image: t.repository, tag: t.tag, hosts });
+            const id = e.id ? `dist:${e.id}` : `dist:${digestOf([t.repository, t.tag, t.digest ?? '', ...hosts])}`;
+            pushes.push({ id, image: t.repository, tag: t.tag, hosts });
           }
         }
       } else if (body && typeof body === 'object' && 'type' in body) {
@@ -105,8 +117,11 @@ export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
         else
           for (const r of resources) {
             if (!r.tag) ignored.untagged++;
-            else
-              pushes.push({ image, tag: r.tag, hosts: [hostOfResource(r.resource_url)].filter(Boolean) as string[] });
+            else {
+              const hosts = [hostOfResource(r.resource_url)].filter(Boolean) as string[];
+              const id = `harbor:${digestOf([hook.type, String(hook.occur_at ?? ''), image, r.tag, r.digest ?? '', ...hosts])}`;
+              pushes.push({ id, image, tag: r.tag, hosts });
+            }
           }
       } else {
         throw new ParameterError(
@@ -114,46 +129,91 @@ export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
         );
       }
 
-      const queued: WebhookResult['queued'] = [];
+      // An unknown ?repository= is the webhook's configuration error: say so now (5004), not in the background.
+      const repository = query.repository ? (await deps.registries.resolve(query.repository)).key : null;
+      const now = new Date();
+      const docs = [];
       const seen = new Set<string>();
       for (const p of pushes) {
-        const key = await registryOf(p.hosts, query.repository);
-        if (!key) {
-          ignored.unknownRegistry++;
-          ctx.log.warn(
-            { hosts: p.hosts, image: p.image, tag: p.tag },
-            'push event from a host that names no registry; add the registry, an alias, or ?repository= to the webhook URL',
-          );
-          continue;
-        }
-        const id = `${key}\u0000${p.image}\u0000${p.tag}`;
-        if (seen.has(id)) {
+        // The same event sent to two webhook URLs naming different registries is two events.
+        p.id = repository ? `${p.id}@${repository}` : p.id;
+        if (seen.has(p.id)) {
           ignored.duplicate++;
           continue;
         }
-        seen.add(id);
-        try {
-          const r = await deps.scanner.discover({ repository: key, image: p.image, tag: p.tag }, ctx);
-          // Discovery skips a tag whose manifest is gone (or unsupported) instead of failing.
-          if (r && r.skippedTags > 0 && r.digests === 0) {
-            ignored.gone++;
-            continue;
-          }
-          queued.push({
-            repository: key,
-            image: p.image,
-            tag: p.tag,
-            digests: r?.digests ?? 0,
-            queued: r?.queued ?? 0,
-          });
-        } catch (err) {
-          // Deleted again before we looked: nothing to scan.
-          if (!(err instanceof NotFoundError)) throw err;
-          ignored.gone++;
-        }
+        seen.add(p.id);
+        const target = [repository ?? p.hosts.join(','), p.image, p.tag].join('\u0000');
+        docs.push({
+          _id: p.id,
+          repository,
+          hosts: p.hosts,
+          image: p.image,
+          tag: p.tag,
+          target,
+          state: 'pending',
+          attempts: 0,
+          notBefore: now,
+          leaseOwner: null,
+          leaseUntil: null,
+          outcome: null,
+          registry: null,
+          digests: 0,
+          queued: 0,
+          lastError: null,
+          claimSeq: 0,
+          createdAt: now,
+          updatedAt: now,
+        });
       }
-      ctx.log.info({ events, queued: queued.length, ignored }, 'registry webhook handled');
-      return { events, queued, ignored };
+      const stored = await storeNew(docs);
+      ignored.duplicate += docs.length - stored;
+      ctx.log.info({ events, accepted: stored, ignored }, 'registry webhook stored');
+      return { events, accepted: stored, ignored };
+    },
+
+    async process(event, ctx) {
+      const key = event.repository ?? (await registryOf(event.hosts));
+      if (!key) {
+        ctx.log.warn(
+          { hosts: event.hosts, image: event.image, tag: event.tag },
+          'push event from a host that names no registry; add the registry, an alias, or ?repository= to the webhook URL',
+        );
+        return { outcome: 'unknownRegistry', registry: null, digests: 0, queued: 0 };
+      }
+      try {
+        const r = await deps.scanner.discover({ repository: key, image: event.image, tag: event.tag }, ctx);
+        // Discovery skips a tag whose manifest is gone (or unsupported) instead of failing.
+        if (r && r.skippedTags > 0 && r.digests === 0) return { outcome: 'gone', registry: key, digests: 0, queued: 0 };
+        return { outcome: 'queued', registry: key, digests: r?.digests ?? 0, queued: r?.queued ?? 0 };
+      } catch (err) {
+        // Deleted again (or the registry removed) before we looked: nothing to scan.
+        if (err instanceof NotFoundError) return { outcome: 'gone', registry: key, digests: 0, queued: 0 };
+        throw err;
+      }
     },
   };
+}
+
+function digestOf(parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+}
+
+/** Inserts the events not stored yet (unordered, so a duplicate id skips only itself); returns how many were new. */
+async function storeNew(docs: Array<Record<string, unknown>>): Promise<number> {
+  if (docs.length === 0) return 0;
+  try {
+    const res = await InboxModel.collection.insertMany(docs as never[], { ordered: false });
+    return res.insertedCount;
+  } catch (err) {
+    const e = err as {
+      code?: number;
+      writeErrors?: Array<{ code?: number }>;
+      result?: { insertedCount?: number };
+      insertedCount?: number;
+    };
+    const writeErrors = e.writeErrors ?? [];
+    const onlyDuplicates = e.code === 11000 || (writeErrors.length > 0 && writeErrors.every((w) => w.code === 11000));
+    if (!onlyDuplicates) throw err;
+    return e.insertedCount ?? e.result?.insertedCount ?? docs.length - Math.max(writeErrors.length, 1);
+  }
 }
