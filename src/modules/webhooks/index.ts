@@ -1,4 +1,4 @@
 export { webhooksRouter, webhooksFrom, registerWebhooksOpenApi, type Webhooks } from './webhooks.router';
 export { createWebhooksService, type WebhooksService } from './webhooks.service';
 export { createInboxWorker, type InboxWorker } from './webhook-inbox.worker';
-export { InboxModel, type InboxDoc } from './webhook-inbox.model';
+export { InboxModel, ReceiptModel, type InboxDoc } from './webhook-inbox.model';

@@ -1,6 +1,6 @@
 import mongoose, { Schema } from 'mongoose';
 
-export const INBOX_STATES = ['pending', 'running', 'done', 'failed'] as const;
+export const INBOX_STATES = ['receiving', 'pending', 'running', 'done', 'failed'] as const;
 export type InboxState = (typeof INBOX_STATES)[number];
 
 /** What processing an event came to (kept for the audit trail and tests). */
@@ -8,19 +8,19 @@ export const INBOX_OUTCOMES = ['queued', 'unknownRegistry', 'gone', 'coalesced']
 export type InboxOutcome = (typeof INBOX_OUTCOMES)[number];
 
 /**
- * The webhook inbox: one document per received tag push, stored before the sender gets its 202 and
- * discovered later by the inbox worker. `_id` is the event id (distribution's `id`, or a hash of a
- * Harbor resource), so a re-delivered event is stored once.
+ * The webhook inbox: one work item per pushed tag of a delivery (all its events of that tag), stored
+ * before the sender gets its 202 and discovered later by the inbox worker.
  */
 const inboxSchema = new Schema(
   {
-    _id: { type: String, required: true },
     /** Registry key from `?repository=` (resolved on receipt), else null: resolved from `hosts`. */
     repository: { type: String, default: null },
     /** host[:port] values naming the registry, best first. */
     hosts: { type: [String], default: [] },
     image: { type: String, required: true },
     tag: { type: String, required: true },
+    /** Ids of the events this item stands for (see ReceiptModel). */
+    eventIds: { type: [String], default: [] },
     /** Same value for events of the same tag and registry hint: one discovery serves all of them. */
     target: { type: String, required: true },
     state: { type: String, enum: INBOX_STATES, default: 'pending' },
@@ -45,7 +45,8 @@ inboxSchema.index({ target: 1, state: 1 });
 inboxSchema.index({ updatedAt: 1 });
 
 export interface InboxDoc {
-  _id: string;
+  _id: mongoose.Types.ObjectId;
+  eventIds: string[];
   repository: string | null;
   hosts: string[];
   image: string;
@@ -67,3 +68,20 @@ export interface InboxDoc {
 }
 
 export const InboxModel = mongoose.model<InboxDoc>('WebhookInbox', inboxSchema, 'webhook_inbox');
+
+/**
+ * One receipt per received event id (distribution's `id`, or a hash of a Harbor resource): the unique
+ * `_id` makes a re-delivered event a duplicate. Written once, never updated; purged with the inbox.
+ */
+const receiptSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    /** The work item the event went into. */
+    item: { type: Schema.Types.ObjectId, required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+receiptSchema.index({ at: 1 });
+
+export const ReceiptModel = mongoose.model('WebhookReceipt', receiptSchema, 'webhook_receipts');

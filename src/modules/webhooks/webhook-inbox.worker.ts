@@ -2,7 +2,7 @@ import { claimOne } from '../../db/claim';
 import { AppError } from '../../errors/app-error';
 import { createPollLoops } from '../../jobs/poll-loops';
 import type { Logger } from '../../logger';
-import { InboxModel, type InboxDoc } from './webhook-inbox.model';
+import { InboxModel, ReceiptModel, type InboxDoc } from './webhook-inbox.model';
 import type { WebhooksService } from './webhooks.service';
 
 export interface InboxWorkerDeps {
@@ -34,6 +34,7 @@ const MAX_ATTEMPTS = 8;
 const RETRY_BASE_MS = 2000;
 const MAX_RETRY_MS = 300_000;
 const PURGE_EVERY_MS = 600_000;
+const RECEIVING_STALE_MS = 60_000;
 
 /**
  * The webhook inbox worker: loops that claim one stored push each (src/db/claim.ts, so two instances
@@ -57,6 +58,8 @@ export function createInboxWorker(deps: InboxWorkerDeps): InboxWorker {
         $or: [
           { state: 'pending', notBefore: { $lte: now } },
           { state: 'running', leaseUntil: { $lt: now } },
+          // Left between storing and its receipts by a crash: processed rather than lost.
+          { state: 'receiving', createdAt: { $lt: new Date(now.getTime() - RECEIVING_STALE_MS) } },
         ],
       },
       sort: { notBefore: 1 },
@@ -79,7 +82,7 @@ export function createInboxWorker(deps: InboxWorkerDeps): InboxWorker {
     const d = await claim(now);
     if (!d) return false;
     const started = new Date();
-    const ctx = { log: log.child({ event: d._id }) };
+    const ctx = { log: log.child({ item: String(d._id), events: d.eventIds.length }) };
     try {
       const r = await deps.service.process(d, ctx);
       await finish(d, { state: 'done', ...r, lastError: null });
@@ -117,7 +120,9 @@ export function createInboxWorker(deps: InboxWorkerDeps): InboxWorker {
   async function purge(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - deps.retentionHours * 3_600_000);
     const res = await InboxModel.deleteMany({ state: { $in: ['done', 'failed'] }, updatedAt: { $lt: cutoff } });
-    if (res.deletedCount) log.info({ deleted: res.deletedCount }, 'old webhook events deleted');
+    const receipts = await ReceiptModel.deleteMany({ at: { $lt: cutoff } });
+    if (res.deletedCount || receipts.deletedCount)
+      log.info({ items: res.deletedCount, receipts: receipts.deletedCount }, 'old webhook events deleted');
     return res.deletedCount;
   }
 

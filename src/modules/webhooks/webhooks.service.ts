@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
+import { Types } from 'mongoose';
 import type { z } from 'zod';
 import { NotFoundError, ParameterError } from '../../errors/app-error';
 import { formatZodIssues } from '../../errors/to-app-error';
 import type { Ctx } from '../../http/context';
 import type { RegistriesService } from '../registries';
 import type { ScannerService } from '../scanner';
-import { InboxModel, type InboxDoc, type InboxOutcome } from './webhook-inbox.model';
+import { InboxModel, ReceiptModel, type InboxDoc, type InboxOutcome } from './webhook-inbox.model';
 import { DistributionEnvelope, HarborWebhook, type WebhookResult } from './webhooks.schemas';
 
 export interface WebhooksDeps {
@@ -132,43 +133,49 @@ export function createWebhooksService(deps: WebhooksDeps): WebhooksService {
       // An unknown ?repository= is the webhook's configuration error: say so now (5004), not in the background.
       const repository = query.repository ? (await deps.registries.resolve(query.repository)).key : null;
       const now = new Date();
-      const docs = [];
+      // One work item per tag (and registry hint) of this delivery; each event id is recorded once.
+      const items = new Map<string, NewItem>();
       const seen = new Set<string>();
       for (const p of pushes) {
         // The same event sent to two webhook URLs naming different registries is two events.
-        p.id = repository ? `${p.id}@${repository}` : p.id;
-        if (seen.has(p.id)) {
+        const id = repository ? `${p.id}@${repository}` : p.id;
+        if (seen.has(id)) {
           ignored.duplicate++;
           continue;
         }
-        seen.add(p.id);
+        seen.add(id);
         const target = [repository ?? p.hosts.join(','), p.image, p.tag].join('\u0000');
-        docs.push({
-          _id: p.id,
-          repository,
-          hosts: p.hosts,
-          image: p.image,
-          tag: p.tag,
-          target,
-          state: 'pending',
-          attempts: 0,
-          notBefore: now,
-          leaseOwner: null,
-          leaseUntil: null,
-          outcome: null,
-          registry: null,
-          digests: 0,
-          queued: 0,
-          lastError: null,
-          claimSeq: 0,
-          createdAt: now,
-          updatedAt: now,
-        });
+        const item = items.get(target);
+        if (item) item.eventIds.push(id);
+        else
+          items.set(target, {
+            _id: new Types.ObjectId(),
+            repository,
+            hosts: p.hosts,
+            image: p.image,
+            tag: p.tag,
+            target,
+            eventIds: [id],
+            // Not claimable until its receipts are written (a crash in between: taken once stale).
+            state: 'receiving',
+            attempts: 0,
+            notBefore: now,
+            leaseOwner: null,
+            leaseUntil: null,
+            outcome: null,
+            registry: null,
+            digests: 0,
+            queued: 0,
+            lastError: null,
+            claimSeq: 0,
+            createdAt: now,
+            updatedAt: now,
+          });
       }
-      const stored = await storeNew(docs);
-      ignored.duplicate += docs.length - stored;
-      ctx.log.info({ events, accepted: stored, ignored }, 'registry webhook stored');
-      return { events, accepted: stored, ignored };
+      const accepted = await storeItems([...items.values()], now);
+      ignored.duplicate += seen.size - accepted;
+      ctx.log.info({ events, accepted, items: items.size, ignored }, 'registry webhook stored');
+      return { events, accepted, ignored };
     },
 
     async process(event, ctx) {
@@ -198,22 +205,38 @@ function digestOf(parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 }
 
-/** Inserts the events not stored yet (unordered, so a duplicate id skips only itself); returns how many were new. */
-async function storeNew(docs: Array<Record<string, unknown>>): Promise<number> {
-  if (docs.length === 0) return 0;
+/** A work item as inserted (every field, as the raw driver insert applies no schema defaults). */
+type NewItem = Record<string, unknown> & { _id: Types.ObjectId; eventIds: string[] };
+
+/**
+ * Stores work items so that no event is lost and each event id counts once: the items first (not yet
+ * claimable), then one receipt per event id (unordered inserts against the unique `_id`: a duplicate
+ * skips only itself), then the items that got a new event become `pending` and the others go away.
+ * Returns how many events were new.
+ */
+async function storeItems(items: NewItem[], now: Date): Promise<number> {
+  if (items.length === 0) return 0;
+  await InboxModel.collection.insertMany(items as never[], { ordered: false });
+  const receipts = items.flatMap((it) => it.eventIds.map((id) => ({ _id: id, item: it._id, at: now })));
+  const duplicates = new Set<number>();
   try {
-    const res = await InboxModel.collection.insertMany(docs as never[], { ordered: false });
-    return res.insertedCount;
+    await ReceiptModel.collection.insertMany(receipts as never[], { ordered: false });
   } catch (err) {
     const e = err as {
       code?: number;
-      writeErrors?: Array<{ code?: number }>;
-      result?: { insertedCount?: number };
-      insertedCount?: number;
+      writeErrors?: Array<{ code?: number; index: number }> | { code?: number; index: number };
     };
-    const writeErrors = e.writeErrors ?? [];
-    const onlyDuplicates = e.code === 11000 || (writeErrors.length > 0 && writeErrors.every((w) => w.code === 11000));
-    if (!onlyDuplicates) throw err;
-    return e.insertedCount ?? e.result?.insertedCount ?? docs.length - Math.max(writeErrors.length, 1);
+    const writeErrors = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== 11000)) {
+      await InboxModel.deleteMany({ _id: { $in: items.map((it) => it._id) } });
+      throw err;
+    }
+    for (const w of writeErrors) duplicates.add(w.index);
   }
+  const fresh = new Set(receipts.filter((_, i) => !duplicates.has(i)).map((r) => String(r.item)));
+  const live = items.filter((it) => fresh.has(String(it._id))).map((it) => it._id);
+  const dead = items.filter((it) => !fresh.has(String(it._id))).map((it) => it._id);
+  if (live.length) await InboxModel.updateMany({ _id: { $in: live } }, { $set: { state: 'pending' } });
+  if (dead.length) await InboxModel.deleteMany({ _id: { $in: dead } });
+  return receipts.length - duplicates.size;
 }

@@ -209,12 +209,13 @@ describe('POST /api/webhooks/registry', () => {
       ignored: { notPush: 1, blob: 1, untagged: 1, duplicate: 0 },
     });
     await drain();
-    // Two pushes of 2.0: one discovery serves both (the later one is coalesced into it).
-    const outcomes = await InboxModel.find({}, { _id: 0, tag: 1, outcome: 1 }).sort({ tag: 1, outcome: 1 }).lean();
+    // Two pushes of 2.0 make one work item: one discovery serves both events.
+    const outcomes = (await InboxModel.find({}, { tag: 1, outcome: 1, eventIds: 1 }).sort({ tag: 1 }).lean()).map(
+      (it) => ({ tag: it.tag, outcome: it.outcome, events: it.eventIds.length }),
+    );
     expect(outcomes).toEqual([
-      { tag: '2.0', outcome: 'coalesced' },
-      { tag: '2.0', outcome: 'queued' },
-      { tag: 'deleted-meanwhile', outcome: 'gone' },
+      { tag: '2.0', outcome: 'queued', events: 2 },
+      { tag: 'deleted-meanwhile', outcome: 'gone', events: 1 },
     ]);
     expect(await ImageModel.find({}, { image: 1, tag: 1, digest: 1, _id: 0 }).lean()).toEqual([
       { image: 'team/api', tag: '2.0', digest: pushed.digest },
