@@ -20,6 +20,8 @@ import type { CreateRegistry, RegistryView, UpdateRegistry } from './registries.
 /** The mask replies show instead of a stored password; sent back on update it keeps the password. */
 export const PASSWORD_MASK = '******';
 
+const BODY_FIELDS = { host: 'body.repository', apiUrl: 'body.options.apiUrl' };
+
 export interface RegistriesDeps {
   secretBox: SecretBox;
   /** Timeout of each registry call made for scans. */
@@ -209,10 +211,10 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
    * Refuses a registry whose host or vendor apiUrl the egress policy denies (ParameterError naming the
    * field and the rule), before anything is stored or sent. Connections are checked again when made.
    */
-  async function assertEgress(where: string, host: string, options: unknown): Promise<void> {
+  async function assertEgress(fields: { host: string; apiUrl: string }, host: string, options: unknown): Promise<void> {
     const apiUrl = (options as { apiUrl?: unknown } | undefined)?.apiUrl;
-    const checks: Array<[string, string]> = [[`${where}.repository`, host]];
-    if (typeof apiUrl === 'string' && apiUrl) checks.push([`${where}.options.apiUrl`, apiUrl]);
+    const checks: Array<[string, string]> = [[fields.host, host]];
+    if (typeof apiUrl === 'string' && apiUrl) checks.push([fields.apiUrl, apiUrl]);
     for (const [field, value] of checks) {
       try {
         await outbound.assertAllowed(value);
@@ -283,7 +285,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       // Kind-specific options are checked here (5003 naming the field) so a registry that cannot be listed is never stored.
       const options = sealOptions(validateKindOptions(kind, input.options ?? {}));
       const schedule = checkSchedule(input.schedule) ?? '';
-      await assertEgress('body', host, input.options);
+      await assertEgress(BODY_FIELDS, host, input.options);
       await assertNoConflict(key, name);
       let created;
       try {
@@ -353,7 +355,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       // Validate what the console sent (a masked secret counts as present), then keep or encrypt secrets.
       validateKindOptions(next.kind as RegistryKind, given);
       next.options = input.options ? sealOptions(given, storedOptions) : storedOptions;
-      await assertEgress('body', host, given);
+      await assertEgress(BODY_FIELDS, host, given);
       await assertNoConflict(key, name, current._id);
       try {
         await RegistryModel.updateOne({ _id: current._id }, { $set: next, $inc: { __v: 1 } });
@@ -389,7 +391,11 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
 
     async testConnection(param, ctx) {
       const doc = await resolveDoc(param);
-      await assertEgress('repository', doc.repository, doc.options);
+      await assertEgress(
+        { host: `query.repository (host of ${doc.key})`, apiUrl: `query.repository (options.apiUrl of ${doc.key})` },
+        doc.repository,
+        doc.options,
+      );
       return toView(await runTest(doc, ctx));
     },
 
