@@ -5,6 +5,7 @@ import { requireBearerToken } from './http/middleware/auth';
 import { errorHandler } from './http/middleware/error-handler';
 import { httpMetrics } from './http/middleware/metrics';
 import { notFound } from './http/middleware/not-found';
+import { rateLimits } from './http/middleware/rate-limit';
 import { requestLog } from './http/middleware/request-log';
 import { captureRoutePattern } from './http/middleware/route-pattern';
 import { corsPolicy, docsSecurityHeaders, securityHeaders } from './http/middleware/security';
@@ -46,6 +47,11 @@ export function createApp(deps: AppDeps): Express {
   } else {
     logger.warn('API_TOKENS is empty: every /api route is open to anyone who can reach the port');
   }
+
+  // Per-client write and scan limits (5008/429 with Retry-After), after the token check so the token
+  // names the client, and before bodies are parsed so a refused request costs little.
+  const limits = rateLimits(config.rateLimit);
+  if (limits.length > 0) app.use('/api', ...limits);
 
   // 1 MB bodies; larger ones and invalid JSON reach the error handler as 5003.
   app.use(express.json({ limit: '1mb' }));

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from './logger';
 import { secretBoxFromConfig } from './crypto/secret-box';
 import type { AppDeps } from './http/deps';
 import { alertsFrom } from './modules/alerts';
+import { webhooksFrom } from './modules/webhooks';
 import { clairFrom, scannerFrom } from './modules/scanner';
 import { suppressionsFrom } from './modules/suppressions';
 import { instanceId } from './db/lease';
@@ -87,6 +88,13 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   cleanup.unshift({
     label: 'alert worker',
     run: () => alerts.worker.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)),
+  });
+  // Registry webhooks are answered once stored; this worker discovers them (before the scheduler stops, after the scanner).
+  const inbox = webhooksFrom(deps).worker;
+  inbox.start();
+  cleanup.unshift({
+    label: 'webhook inbox worker',
+    run: () => inbox.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)),
   });
   const suppressions = suppressionsFrom(deps);
   suppressions.start();

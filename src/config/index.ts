@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LEVELS, type Level } from '../domain/severity';
 import { cronProblem } from '../domain/cron';
+import { DEFAULT_EGRESS_DENY, parseCidr } from '../clients/http/egress-policy';
 
 /** Thrown when the environment holds an invalid value; the message names the key. */
 export class ConfigError extends Error {
@@ -13,6 +14,24 @@ const csv = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+
+function csvOf(v: string): string[] {
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** A comma-separated CIDR list; each entry is checked with the parser the egress policy uses. */
+const cidrList = z.array(z.string()).superRefine((list, ctx) => {
+  for (const c of list) {
+    try {
+      parseCidr(c);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  }
+});
 
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
@@ -99,6 +118,19 @@ const Env = z.object({
   REGISTRY_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   CVE_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   CVE_SUMMARY_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
+  EGRESS_DENY: z
+    .string()
+    .transform((v) => (v.trim().toLowerCase() === 'none' ? [] : csvOf(v)))
+    .pipe(cidrList)
+    .default([...DEFAULT_EGRESS_DENY]),
+  EGRESS_ALLOW: csv.pipe(cidrList).optional(),
+  OUTBOUND_MAX_RESPONSE_MB: z.coerce.number().int().min(1).max(4096).default(64),
+  OUTBOUND_MAX_API_RESPONSE_MB: z.coerce.number().int().min(1).max(1024).default(8),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  RATE_LIMIT_WRITES: z.coerce.number().int().min(0).max(1_000_000).default(600),
+  RATE_LIMIT_SCANS: z.coerce.number().int().min(0).max(1_000_000).default(60),
+  WEBHOOK_INBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  WEBHOOK_INBOX_RETENTION_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
 });
 
 function isTimezone(tz: string): boolean {
@@ -208,6 +240,31 @@ export interface Config {
     /** Dirty markers read per batch. */
     readonly batch: number;
   };
+  /** The outbound HTTP layer (src/clients/http/outbound.ts): egress policy and reply caps. */
+  readonly outbound: {
+    /** CIDRs never connected to (checked on the resolved address). */
+    readonly deny: readonly string[];
+    /** When set, the only CIDRs connected to. */
+    readonly allow: readonly string[] | undefined;
+    /** Cap of registry and Clair replies. */
+    readonly maxResponseBytes: number;
+    /** Cap of vendor API and alert receiver replies. */
+    readonly maxApiResponseBytes: number;
+  };
+  /** Per-client request rates (429 with Retry-After beyond them); 0 turns a limit off. */
+  readonly rateLimit: {
+    readonly windowMs: number;
+    /** POST/PUT/DELETE under /api per window, except the read-only POST list endpoints. */
+    readonly writes: number;
+    /** POST /api/scanner/scan per window. */
+    readonly scans: number;
+  };
+  readonly webhookInbox: {
+    /** How often the inbox worker looks for stored push events. */
+    readonly pollMs: number;
+    /** Processed events are kept this long (idempotency by event id holds for that long). */
+    readonly retentionHours: number;
+  };
 }
 
 function deepFreeze<T>(o: T): T {
@@ -294,5 +351,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     webhookSecret: e.WEBHOOK_SECRET,
     cveSummaries: { intervalMs: e.CVE_SUMMARY_INTERVAL_MS, batch: e.CVE_SUMMARY_BATCH },
+    outbound: {
+      deny: e.EGRESS_DENY,
+      allow: e.EGRESS_ALLOW && e.EGRESS_ALLOW.length > 0 ? e.EGRESS_ALLOW : undefined,
+      maxResponseBytes: e.OUTBOUND_MAX_RESPONSE_MB * 1024 * 1024,
+      maxApiResponseBytes: e.OUTBOUND_MAX_API_RESPONSE_MB * 1024 * 1024,
+    },
+    rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, writes: e.RATE_LIMIT_WRITES, scans: e.RATE_LIMIT_SCANS },
+    webhookInbox: { pollMs: e.WEBHOOK_INBOX_POLL_MS, retentionHours: e.WEBHOOK_INBOX_RETENTION_HOURS },
   });
 }

@@ -61,6 +61,12 @@ export class AuthError extends AppError {
     super('AuthError', message, options);
   }
 }
+/** Too many requests from one client (HTTP 429); the reply carries Retry-After. */
+export class RateLimitError extends AppError {
+  constructor(message: string, options?: AppErrorOptions) {
+    super('RateLimitError', message, options);
+  }
+}
 export class InternalError extends AppError {
   constructor(message = 'internal error', options?: AppErrorOptions) {
     super('InternalError', message, options);

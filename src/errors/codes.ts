@@ -8,6 +8,7 @@ export const ErrorCodes = {
   DatabaseError: { code: 5005, name: 'dbException', httpStatus: 503 },
   ConflictError: { code: 5006, name: 'conflictException', httpStatus: 409 },
   AuthError: { code: 5007, name: 'authException', httpStatus: 401 },
+  RateLimitError: { code: 5008, name: 'rateLimitException', httpStatus: 429 },
 } as const;
 
 export type ErrorKind = keyof typeof ErrorCodes;

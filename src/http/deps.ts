@@ -1,4 +1,5 @@
 import type { ClairClient } from '../clients/clair';
+import { outboundFor, type Outbound } from '../clients/http/outbound';
 import type { Config } from '../config';
 import type { SecretBox } from '../crypto/secret-box';
 import type { Logger } from '../logger';
@@ -17,4 +18,11 @@ export interface AppDeps {
   clair?: ClairClient;
   /** Owner id of this instance's leases and job claims; a random one when absent. */
   instanceId?: string;
+  /** The outbound HTTP layer; when absent, built from EGRESS_* / OUTBOUND_* configuration. */
+  outbound?: Outbound;
+}
+
+/** The outbound layer the deps carry, else the one of the configuration (built once per config). */
+export function outboundOf(deps: AppDeps): Outbound {
+  return deps.outbound ?? outboundFor(deps.config.outbound);
 }

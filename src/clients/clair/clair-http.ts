@@ -1,10 +1,9 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse, type Method } from 'axios';
+import { AxiosError, type AxiosInstance, type AxiosResponse, type Method } from 'axios';
 import type { z } from 'zod';
 import { ScannerError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
+import { egressDenial, outboundFor, type Outbound } from '../http/outbound';
 import { signClairJwt, type ClairPsk } from './clair-psk';
 
 /** How often and how long to retry the answers Clair documents as transient (429, v2 500, v4 202). */
@@ -34,6 +33,8 @@ export interface ClairClientOptions {
   /** Used when a call's ctx has no logger of its own. */
   logger?: Logger;
   retry?: Partial<RetryPolicy>;
+  /** The outbound layer (egress policy, caps); the default policy when absent. */
+  outbound?: Outbound;
 }
 
 export interface ClairCall {
@@ -76,17 +77,18 @@ export class ClairHttp {
   constructor(private readonly opts: ClairClientOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
-    this.axios = axios.create({
-      baseURL: this.baseUrl,
-      timeout: opts.timeoutMs,
-      httpAgent: new http.Agent({ keepAlive: true }),
-      httpsAgent: new https.Agent({ keepAlive: true }),
-      validateStatus: () => true,
-      responseType: 'text',
-      transformResponse: [(d: unknown) => d],
-      maxRedirects: 0,
-      headers: { Accept: 'application/json' },
-    });
+    // Agents, egress policy, total deadline (per call: `timeout`), reply cap and no proxy come from the outbound layer.
+    this.axios = (opts.outbound ?? outboundFor()).client(
+      { timeoutMs: opts.timeoutMs },
+      {
+        baseURL: this.baseUrl,
+        validateStatus: () => true,
+        responseType: 'text',
+        transformResponse: [(d: unknown) => d],
+        maxRedirects: 0,
+        headers: { Accept: 'application/json' },
+      },
+    );
   }
 
   log(ctx: Ctx): Logger | undefined {
@@ -157,6 +159,11 @@ export class ClairHttp {
     const at = `Clair at ${this.baseUrl}`;
     const code = e instanceof AxiosError ? e.code : (e as { code?: string } | undefined)?.code;
     const cause = e;
+    const denied = egressDenial(e);
+    if (denied)
+      return new ScannerError(`cannot reach ${at}: refused to connect: ${denied.message} — check CLAIR_URL`, { cause });
+    if (e instanceof AxiosError && /size cap/.test(e.message))
+      return new ScannerError(`${at} sent a ${e.message} to ${what}; raise OUTBOUND_MAX_RESPONSE_MB`, { cause });
     switch (code) {
       case 'ECONNREFUSED':
         return new ScannerError(`cannot reach ${at}: connection refused — is it running? check CLAIR_URL`, { cause });

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosError, AxiosInstance, AxiosResponse } from 'axios';
 import type { z } from 'zod';
 import { NotFoundError, RegistryError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
 import { registryErrorsCounter } from '../../metrics';
 import { countErrors } from '../error-metrics';
+import { egressDenial, outboundFor, type Outbound } from '../http/outbound';
 import { basicAuthorization, parseChallenge, TokenCache } from './registry.auth';
 import {
   CatalogReply,
@@ -64,6 +63,8 @@ export interface RegistryClientOptions {
   /** Retries of a call answered 429 (default 3), each after its Retry-After, at most `maxRetryAfterMs` (default 30 s). */
   retries429?: number;
   maxRetryAfterMs?: number;
+  /** The outbound layer (egress policy, caps); the default policy when absent. */
+  outbound?: Outbound;
 }
 
 /** Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
@@ -149,11 +150,14 @@ export function transportError(err: unknown, url: string, where: string, timeout
     }
   })();
   let reason: string;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = `cannot resolve host ${host.replace(/:\d+$/, '')}`;
+  const denied = egressDenial(err);
+  if (denied) reason = `refused to connect: ${denied.message}`;
+  else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') reason = `cannot resolve host ${host.replace(/:\d+$/, '')}`;
   else if (code === 'ECONNREFUSED')
     reason = `connection refused by ${host} (is the registry running and the port right?)`;
   else if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || code === 'ERR_CANCELED' || /timeout/i.test(msg))
     reason = `no answer from ${host} within ${timeoutMs} ms (timeout)`;
+  else if (/size cap/.test(msg)) reason = `${host} sent a ${msg}`;
   else if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') reason = `host ${host} is unreachable`;
   else if (
     url.startsWith('https:') &&
@@ -201,22 +205,17 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     if (budget < 0) await sleep((-budget * 1000) / rate);
   }
 
-  const ax: AxiosInstance = axios.create({
-    timeout: opts.timeoutMs,
-    responseType: 'arraybuffer',
-    // Statuses are checked per call; a 401 is part of the auth flow.
-    validateStatus: () => true,
-    maxRedirects: 5,
-    maxContentLength: 64 * 1024 * 1024,
-    httpAgent: new http.Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: 16 }),
-    httpsAgent: new https.Agent({
-      keepAlive: opts.keepAlive ?? true,
-      maxSockets: 16,
-      rejectUnauthorized: !target.skipTlsVerify,
-    }),
-    proxy: false,
-    headers: { 'User-Agent': 'vulnscan' },
-  });
+  // Agents, egress policy, TLS, total deadline, 64 MiB reply cap and no proxy come from the outbound layer.
+  const ax: AxiosInstance = (opts.outbound ?? outboundFor()).client(
+    { timeoutMs: opts.timeoutMs, keepAlive: opts.keepAlive ?? true, skipTlsVerify: target.skipTlsVerify },
+    {
+      responseType: 'arraybuffer',
+      // Statuses are checked per call; a 401 is part of the auth flow.
+      validateStatus: () => true,
+      maxRedirects: 5,
+      headers: { 'User-Agent': 'vulnscan' },
+    },
+  );
 
   /**
    * One HTTP exchange at the client's rate, retried on 429 up to `retries429` times after the reply's

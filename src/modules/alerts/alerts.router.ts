@@ -1,6 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { Router } from 'express';
 import { z } from 'zod';
+import { outboundOf } from '../../http/deps';
 import { secretBoxFromConfig } from '../../crypto/secret-box';
 import { instanceId } from '../../db/lease';
 import type { Ctx } from '../../http/context';
@@ -28,12 +29,14 @@ export function alertsFrom(deps: AppDeps): Alerts {
       registries: registriesServiceFrom(deps),
       secretBox: deps.secretBox ?? secretBoxFromConfig(deps.config, deps.logger),
       alerts: deps.config.alerts,
+      outbound: outboundOf(deps),
     });
     const worker = createAlertWorker({
       service,
       alerts: deps.config.alerts,
       logger: deps.logger,
       instance: deps.instanceId ?? instanceId(),
+      outbound: outboundOf(deps),
     });
     a = { service, worker };
     built.set(deps, a);

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Finding } from '../../clients/clair';
+import { EgressDeniedError, outboundFor, type Outbound } from '../../clients/http/outbound';
 import type { Config } from '../../config';
 import type { SecretBox } from '../../crypto/secret-box';
 import { LEVEL_RANK, normaliseLevel, type Level } from '../../domain/severity';
-import { NotFoundError } from '../../errors/app-error';
+import { NotFoundError, ParameterError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import { ImageModel } from '../images';
 import type { RegistriesService } from '../registries';
@@ -20,6 +21,8 @@ export interface AlertsDeps {
   registries: RegistriesService;
   secretBox: SecretBox;
   alerts: Config['alerts'];
+  /** The outbound HTTP layer: receiver URLs are checked against its egress policy when entered. */
+  outbound?: Outbound;
 }
 
 /** One receiver as the enqueuer sees it. */
@@ -73,6 +76,18 @@ export function urlForLogs(url: string): string {
 }
 
 export function createAlertsService(deps: AlertsDeps): AlertsService {
+  const outbound = deps.outbound ?? outboundFor();
+
+  /** A receiver URL the egress policy denies is refused when entered (5003 naming body.url and the rule). */
+  async function assertEgress(url: string): Promise<void> {
+    try {
+      await outbound.assertAllowed(url);
+    } catch (err) {
+      if (err instanceof EgressDeniedError) throw new ParameterError(`body.url: ${err.message}`);
+      throw err;
+    }
+  }
+
   async function find(id: string): Promise<WebhookDoc> {
     const doc = await WebhookModel.findById(id).lean<WebhookDoc>();
     if (!doc) throw new NotFoundError(`webhook ${id} not found`);
@@ -116,6 +131,7 @@ export function createAlertsService(deps: AlertsDeps): AlertsService {
     },
 
     async create(body, ctx) {
+      await assertEgress(body.url);
       const doc = await WebhookModel.create({
         url: body.url,
         minLevel: body.minLevel,
@@ -130,7 +146,10 @@ export function createAlertsService(deps: AlertsDeps): AlertsService {
     async update(id, body, ctx) {
       await find(id);
       const set: Record<string, unknown> = {};
-      if (body.url !== undefined) set.url = body.url;
+      if (body.url !== undefined) {
+        await assertEgress(body.url);
+        set.url = body.url;
+      }
       if (body.minLevel !== undefined) set.minLevel = body.minLevel;
       if (body.enabled !== undefined) set.enabled = body.enabled;
       if (body.repository !== undefined) set.repository = await registryKey(body.repository);

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import axios from 'axios';
+import { egressDenial, outboundFor, type Outbound } from '../../clients/http/outbound';
 import type { Config } from '../../config';
 import { claimOne } from '../../db/claim';
 import { createPollLoops } from '../../jobs/poll-loops';
@@ -13,6 +13,8 @@ export interface AlertWorkerDeps {
   alerts: Config['alerts'];
   logger: Logger;
   instance: string;
+  /** Egress policy and reply caps (OUTBOUND_*, EGRESS_*); the defaults when absent. */
+  outbound?: Outbound;
 }
 
 export interface AlertWorker {
@@ -49,14 +51,18 @@ function permanentStatus(status: number): boolean {
 export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
   const log = deps.logger.child({ component: 'alert-worker' });
   const leaseMs = deps.alerts.timeoutMs + 30_000;
-  const http = axios.create({
-    timeout: deps.alerts.timeoutMs,
-    maxRedirects: 0,
-    // The body goes out as the exact stored bytes that were signed.
-    transformRequest: [(data: unknown) => data],
-    responseType: 'text',
-    validateStatus: () => true,
-  });
+  const outbound = deps.outbound ?? outboundFor();
+  // Agents, egress policy, total deadline, reply cap and no proxy come from the outbound layer.
+  const http = outbound.client(
+    { timeoutMs: deps.alerts.timeoutMs, maxResponseBytes: outbound.settings.maxApiResponseBytes },
+    {
+      maxRedirects: 0,
+      // The body goes out as the exact stored bytes that were signed.
+      transformRequest: [(data: unknown) => data],
+      responseType: 'text',
+      validateStatus: () => true,
+    },
+  );
   let purgeTimer: NodeJS.Timeout | null = null;
 
   async function purgeFinished(now = new Date()): Promise<number> {
@@ -129,7 +135,12 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
         return;
       }
       // Axios errors carry the URL and config (headers with the signature): keep only the code.
-      error = e.code === 'ECONNABORTED' ? 'timed out' : (e.code ?? 'request failed');
+      const denied = egressDenial(err);
+      error = denied
+        ? `refused to connect: ${denied.message}`
+        : e.code === 'ECONNABORTED'
+          ? 'timed out'
+          : (e.code ?? 'request failed');
     }
     const ms = Date.now() - started;
     if (!error) {

@@ -3,7 +3,7 @@ import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { secretBoxFromConfig } from '../../crypto/secret-box';
 import { ParameterError } from '../../errors/app-error';
-import type { AppDeps } from '../../http/deps';
+import { outboundOf, type AppDeps } from '../../http/deps';
 import { errorResponse, jsonContent } from '../../http/openapi-parts';
 import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
@@ -32,6 +32,7 @@ export function registriesServiceFrom(deps: AppDeps): RegistriesService {
         maxRetryAfterMs: deps.config.registry.maxRetryAfterMs,
       },
       onRegistryCreated: deps.onRegistryCreated,
+      outbound: outboundOf(deps),
     });
     services.set(deps, s);
   }

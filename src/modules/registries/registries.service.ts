@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { EgressDeniedError, outboundFor, type Outbound } from '../../clients/http/outbound';
 import { createRegistryClient } from '../../clients/registry/registry.client';
 import type { RegistryClient, RegistryTarget } from '../../clients/registry/registry.types';
 import {
@@ -19,6 +20,8 @@ import type { CreateRegistry, RegistryView, UpdateRegistry } from './registries.
 /** The mask replies show instead of a stored password; sent back on update it keeps the password. */
 export const PASSWORD_MASK = '******';
 
+const BODY_FIELDS = { host: 'body.repository', apiUrl: 'body.options.apiUrl' };
+
 export interface RegistriesDeps {
   secretBox: SecretBox;
   /** Timeout of each registry call made for scans. */
@@ -31,6 +34,8 @@ export interface RegistriesDeps {
   politeness?: { maxRequestsPerSecond: number; requestBurst?: number; retries429: number; maxRetryAfterMs: number };
   /** Called after a create succeeded, fire-and-forget (the scan pipeline starts a first discovery). */
   onRegistryCreated?: (key: string) => void;
+  /** The outbound HTTP layer (egress policy); the default policy when absent. */
+  outbound?: Outbound;
 }
 
 export interface RegistriesService {
@@ -200,13 +205,37 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
     if (!hasPassword) throw new ParameterError('body.passwd: is required when isAuth is true');
   }
 
+  const outbound = deps.outbound ?? outboundFor();
+
+  /**
+   * Refuses a registry whose host or vendor apiUrl the egress policy denies (ParameterError naming the
+   * field and the rule), before anything is stored or sent. Connections are checked again when made.
+   */
+  async function assertEgress(fields: { host: string; apiUrl: string }, host: string, options: unknown): Promise<void> {
+    const apiUrl = (options as { apiUrl?: unknown } | undefined)?.apiUrl;
+    const checks: Array<[string, string]> = [[fields.host, host]];
+    if (typeof apiUrl === 'string' && apiUrl) checks.push([fields.apiUrl, apiUrl]);
+    for (const [field, value] of checks) {
+      try {
+        await outbound.assertAllowed(value);
+      } catch (err) {
+        if (err instanceof EgressDeniedError) throw new ParameterError(`${field}: ${err.message}`);
+        throw err;
+      }
+    }
+  }
+
   /** Runs `GET /v2/` (with the token exchange) bounded by testTimeoutMs and stores the result. */
   async function runTest(doc: RegistryDoc, ctx: Ctx): Promise<RegistryDoc> {
     let connectError: string | null = null;
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     try {
-      const client = createRegistryClient(targetOf(doc), { timeoutMs: deps.testTimeoutMs, keepAlive: false });
+      const client = createRegistryClient(targetOf(doc), {
+        timeoutMs: deps.testTimeoutMs,
+        keepAlive: false,
+        outbound,
+      });
       await Promise.race([
         client.ping(ctx),
         new Promise<never>((_, reject) => {
@@ -256,6 +285,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       // Kind-specific options are checked here (5003 naming the field) so a registry that cannot be listed is never stored.
       const options = sealOptions(validateKindOptions(kind, input.options ?? {}));
       const schedule = checkSchedule(input.schedule) ?? '';
+      await assertEgress(BODY_FIELDS, host, input.options);
       await assertNoConflict(key, name);
       let created;
       try {
@@ -325,6 +355,7 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
       // Validate what the console sent (a masked secret counts as present), then keep or encrypt secrets.
       validateKindOptions(next.kind as RegistryKind, given);
       next.options = input.options ? sealOptions(given, storedOptions) : storedOptions;
+      await assertEgress(BODY_FIELDS, host, given);
       await assertNoConflict(key, name, current._id);
       try {
         await RegistryModel.updateOne({ _id: current._id }, { $set: next, $inc: { __v: 1 } });
@@ -359,7 +390,13 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
     },
 
     async testConnection(param, ctx) {
-      return toView(await runTest(await resolveDoc(param), ctx));
+      const doc = await resolveDoc(param);
+      await assertEgress(
+        { host: `query.repository (host of ${doc.key})`, apiUrl: `query.repository (options.apiUrl of ${doc.key})` },
+        doc.repository,
+        doc.options,
+      );
+      return toView(await runTest(doc, ctx));
     },
 
     async clientFor(key, _ctx) {
@@ -380,8 +417,9 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
             'number'
               ? { maxRequestsPerSecond: (doc.options as { maxRequestsPerSecond: number }).maxRequestsPerSecond }
               : {}),
+            outbound,
           }),
-          lister: createImageLister({ kind, options: openOptions(doc), target, timeoutMs: deps.timeoutMs }),
+          lister: createImageLister({ kind, options: openOptions(doc), target, timeoutMs: deps.timeoutMs, outbound }),
         };
         clients.set(key, entry);
       }

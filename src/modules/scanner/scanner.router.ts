@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { createClairClient, type ClairClient } from '../../clients/clair';
 import { instanceId } from '../../db/lease';
 import type { Ctx } from '../../http/context';
-import type { AppDeps } from '../../http/deps';
+import { outboundOf, type AppDeps } from '../../http/deps';
 import { errorResponse, jsonContent, totalCountHeader } from '../../http/openapi-parts';
 import { EnvelopeOf, ok } from '../../http/envelope';
 import { inputOf, validate } from '../../http/middleware/validate';
@@ -51,6 +51,7 @@ export function clairFrom(deps: AppDeps): ClairClient {
       indexTimeoutMs: c.indexTimeoutMs,
       psk: c.psk,
       logger: deps.logger,
+      outbound: outboundOf(deps),
     });
   }
   return deps.clair;

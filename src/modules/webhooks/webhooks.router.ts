@@ -1,6 +1,7 @@
 import type { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import express, { Router } from 'express';
 import { z } from 'zod';
+import { instanceId } from '../../db/lease';
 import type { AppDeps } from '../../http/deps';
 import { errorResponse } from '../../http/openapi-parts';
 import { EnvelopeOf, ok } from '../../http/envelope';
@@ -9,7 +10,37 @@ import { inputOf, validate } from '../../http/middleware/validate';
 import { registriesServiceFrom } from '../registries';
 import { scannerFrom } from '../scanner';
 import { DistributionEnvelope, HarborWebhook, WebhookQuery, WebhookResult } from './webhooks.schemas';
-import { createWebhooksService } from './webhooks.service';
+import { createInboxWorker, type InboxWorker } from './webhook-inbox.worker';
+import { createWebhooksService, type WebhooksService } from './webhooks.service';
+
+export interface Webhooks {
+  service: WebhooksService;
+  /** Drains the inbox; server.ts starts it, tests drive it. */
+  worker: InboxWorker;
+}
+
+const built = new WeakMap<AppDeps, Webhooks>();
+
+/** The webhooks of one app (service and inbox worker), built once per deps object. */
+export function webhooksFrom(deps: AppDeps): Webhooks {
+  let w = built.get(deps);
+  if (!w) {
+    const service = createWebhooksService({
+      registries: registriesServiceFrom(deps),
+      scanner: scannerFrom(deps).service,
+    });
+    const worker = createInboxWorker({
+      service,
+      logger: deps.logger,
+      instance: deps.instanceId ?? instanceId(),
+      pollMs: deps.config.webhookInbox.pollMs,
+      retentionHours: deps.config.webhookInbox.retentionHours,
+    });
+    w = { service, worker };
+    built.set(deps, w);
+  }
+  return w;
+}
 
 /**
  * /api/webhooks/registry: scan on push. Mounted before the /api token check (app.ts): registries
@@ -17,10 +48,7 @@ import { createWebhooksService } from './webhooks.service';
  * body is parsed. Distribution sends `application/vnd.docker.distribution.events.v1+json`.
  */
 export function webhooksRouter(deps: AppDeps): Router {
-  const service = createWebhooksService({
-    registries: registriesServiceFrom(deps),
-    scanner: scannerFrom(deps).service,
-  });
+  const { service } = webhooksFrom(deps);
   const router = Router();
   router.post(
     '/registry',
@@ -30,7 +58,8 @@ export function webhooksRouter(deps: AppDeps): Router {
     async (req, res) => {
       const { query } = inputOf<{ query: WebhookQuery }>(res);
       const ctx = { log: req.log, requestId: String(req.id ?? '') || undefined };
-      res.json(ok(await service.receive(req.body, query, ctx)));
+      // 202: stored in the inbox, discovered in the background (the sender's connection is not held).
+      res.status(202).json(ok(await service.receive(req.body, query, ctx)));
     },
   );
   return router;
@@ -44,8 +73,9 @@ export function registerWebhooksOpenApi(registry: OpenAPIRegistry): void {
     path: '/api/webhooks/registry',
     tags: ['webhooks'],
     summary:
-      'Scan on push: a Docker distribution notification envelope or a Harbor webhook. Each tag push is discovered ' +
-      '(that tag only) and its digest queued; pulls, blob and tag-less pushes are counted and ignored. ' +
+      'Scan on push: a Docker distribution notification envelope or a Harbor webhook. Each tag push is stored in ' +
+      'the inbox (once per event id) and answered 202; the inbox worker then discovers that tag and queues its ' +
+      'digest. Pulls, blob and tag-less pushes are counted and ignored. ' +
       'Guarded by WEBHOOK_SECRET (Authorization: Bearer <secret>, or the bare secret), not by API_TOKENS. ' +
       'The registry is ?repository= when given, else the one whose key or alias is the event host.',
     request: {
@@ -59,14 +89,13 @@ export function registerWebhooksOpenApi(registry: OpenAPIRegistry): void {
       },
     },
     responses: {
-      200: {
-        description: 'what was queued and ignored',
+      202: {
+        description: 'what was stored for discovery and what was ignored',
         content: { 'application/json': { schema: EnvelopeOf(WebhookResult) } },
       },
       400: err('neither envelope nor Harbor webhook, or invalid fields (5003)'),
       401: err('missing or wrong secret, or WEBHOOK_SECRET not set (5007)'),
       404: err('?repository= names no registry (5004)'),
-      502: err('the registry could not be read (5002); the sender retries'),
       503: err('database unavailable (5005)'),
     },
   });

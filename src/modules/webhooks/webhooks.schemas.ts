@@ -19,6 +19,7 @@ export const DistributionEnvelope = z
     events: z
       .array(
         z.object({
+          id: Text(200).optional(),
           action: Text(50),
           target: z
             .object({
@@ -41,6 +42,7 @@ export type DistributionEnvelope = z.infer<typeof DistributionEnvelope>;
 export const HarborWebhook = z
   .object({
     type: Text(100),
+    occur_at: z.union([z.number(), Text(100)]).optional(),
     event_data: z
       .object({
         resources: z
@@ -79,22 +81,18 @@ export type WebhookQuery = z.infer<typeof WebhookQuery>;
 export const WebhookResult = z
   .object({
     events: z.number().int().meta({ description: 'events (distribution) or resources (Harbor) received' }),
-    queued: z.array(
-      z.object({
-        repository: z.string(),
-        image: z.string(),
-        tag: z.string(),
-        digests: z.number().int().meta({ description: 'platform digests the tag resolved to' }),
-        queued: z.number().int().meta({ description: 'scan jobs queued (0 when the digest was scanned already)' }),
-      }),
-    ),
+    accepted: z
+      .number()
+      .int()
+      .meta({ description: 'tag pushes stored in the inbox; each is discovered and its digest queued shortly' }),
     ignored: z.object({
       notPush: z.number().int().meta({ description: 'pulls, deletes, mounts, other Harbor event types' }),
       blob: z.number().int().meta({ description: 'layer and config blob pushes' }),
       untagged: z.number().int().meta({ description: 'pushes by digest, without a tag' }),
-      unknownRegistry: z.number().int().meta({ description: 'no registry matches the event host' }),
-      gone: z.number().int().meta({ description: 'the tag no longer exists (or its manifest is unsupported)' }),
-      duplicate: z.number().int().meta({ description: 'the same tag earlier in this delivery' }),
+      duplicate: z
+        .number()
+        .int()
+        .meta({ description: 'events whose id was received before (in this delivery or an earlier one)' }),
     }),
   })
   .meta({ id: 'WebhookResult' });

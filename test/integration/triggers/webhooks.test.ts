@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { ImageModel } from '../../../src/modules/images';
 import { ScanJobModel } from '../../../src/modules/scanner';
+import { InboxModel, webhooksFrom } from '../../../src/modules/webhooks';
 import { buildTestApp } from '../../helpers/app';
 import { debianLayer, pushImage } from '../../helpers/oci-image';
 import { startRegistry, type RegistryProcess } from '../../helpers/registry-process';
@@ -17,7 +18,15 @@ const layer = debianLayer([{ name: 'bash', version: '5.2.15-2+b2' }]);
 
 /** The app listens for real: the registry process posts its notifications to it. */
 async function listen(env: Record<string, string> = {}) {
-  const built = buildTestApp({ API_TOKENS: TOKEN, WEBHOOK_SECRET: SECRET, REGISTRY_TEST_TIMEOUT_MS: '3000', ...env });
+  const built = buildTestApp({
+    API_TOKENS: TOKEN,
+    WEBHOOK_SECRET: SECRET,
+    REGISTRY_TEST_TIMEOUT_MS: '3000',
+    WEBHOOK_INBOX_POLL_MS: '50',
+    ...env,
+  });
+  // The inbox worker discovers what the webhook stored, as server.ts runs it.
+  webhooksFrom(built.deps).worker.start();
   const server = await new Promise<Server>((resolve) => {
     const s = built.app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -37,7 +46,9 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 describe('scan on push from a real registry', () => {
   let reg: RegistryProcess | undefined;
   let server: Server | undefined;
+  let stopWorker: (() => Promise<void>) | undefined;
   afterEach(async () => {
+    await stopWorker?.();
     await reg?.stop();
     await new Promise((r) => (server ? server.close(r) : r(null)));
   });
@@ -45,6 +56,7 @@ describe('scan on push from a real registry', () => {
   it('When an image is pushed to a registry whose notifications point at the webhook, then exactly that tag is discovered and its digest queued', async () => {
     const app = await listen();
     server = app.server;
+    stopWorker = () => webhooksFrom(app.deps).worker.stop();
     reg = await startRegistry({
       notifications: [
         {
@@ -59,12 +71,8 @@ describe('scan on push from a real registry', () => {
     });
     // Pushed before the registry is known to vulnscan: its events are ignored (unknown registry), it is never discovered.
     await pushImage(reg.url, 'base/old', ['1.0'], [layer]);
-    await until('the ignored push of base/old:1.0', async () =>
-      app.logs
-        .records()
-        .some(
-          (r) => r.msg === 'registry webhook handled' && (r.ignored as { unknownRegistry: number }).unknownRegistry > 0,
-        ),
+    await until('the ignored push of base/old:1.0', () =>
+      InboxModel.findOne({ image: 'base/old', outcome: 'unknownRegistry', state: 'done' }).lean(),
     );
     const created = await request(app.app)
       .post('/api/repository')
@@ -83,13 +91,13 @@ describe('scan on push from a real registry', () => {
     expect(job).toMatchObject({ repository: key, image: 'team/app', state: 'queued' });
     expect(await ImageModel.countDocuments()).toBe(1);
     expect(await ScanJobModel.countDocuments()).toBe(1);
-    // The registry delivered every event (blob pushes, pulls, the unknown registry's) and got 200 each time.
+    // The registry delivered every event (blob pushes, pulls, the unknown registry's) and got 202 each time.
     const replies = app.logs
       .records()
       .filter((r) => String(r.msg).startsWith('POST /api/webhooks/registry '))
       .map((r) => (r.res as { statusCode: number }).statusCode);
     expect(replies.length).toBeGreaterThan(1);
-    expect(replies.every((s) => s === 200)).toBe(true);
+    expect(replies.every((s) => s === 202)).toBe(true);
   });
 });
 
@@ -104,21 +112,23 @@ describe('POST /api/webhooks/registry', () => {
 
   async function withRegistry(env: Record<string, string> = {}) {
     const built = buildTestApp({ API_TOKENS: TOKEN, WEBHOOK_SECRET: SECRET, ...env });
+    const drain = () => webhooksFrom(built.deps).worker.drain();
     await request(built.app)
       .post('/api/repository')
       .set(auth)
       .send({ repository: '127.0.0.1', port: reg.port, name: 'lab' });
-    return built;
+    return { ...built, drain };
   }
 
   const distribution = (events: unknown[]) => ({ events });
+  let eventSeq = 0;
   const pushEvent = (
     repository: string,
     tag: string | undefined,
     host: string,
     mediaType = 'application/vnd.oci.image.manifest.v1+json',
   ) => ({
-    id: 'e1',
+    id: `e${++eventSeq}`,
     timestamp: '2026-03-01T00:00:00Z',
     action: 'push',
     target: {
@@ -134,7 +144,7 @@ describe('POST /api/webhooks/registry', () => {
   });
 
   it('When a Harbor PUSH_ARTIFACT webhook arrives with the bare secret, then its tagged resources are queued and untagged ones ignored', async () => {
-    const { app } = await withRegistry();
+    const { app, drain } = await withRegistry();
     const pushed = await pushImage(reg.url, 'library/nginx', ['1.27'], [layer]);
     const body = {
       type: 'PUSH_ARTIFACT',
@@ -157,19 +167,24 @@ describe('POST /api/webhooks/registry', () => {
 
     const res = await request(app).post('/api/webhooks/registry').set('Authorization', SECRET).send(body);
 
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     expect(res.body.data).toEqual({
       events: 2,
-      queued: [{ repository: `127.0.0.1:${reg.port}`, image: 'library/nginx', tag: '1.27', digests: 1, queued: 1 }],
-      ignored: { notPush: 0, blob: 0, untagged: 1, unknownRegistry: 0, gone: 0, duplicate: 0 },
+      accepted: 1,
+      ignored: { notPush: 0, blob: 0, untagged: 1, duplicate: 0 },
     });
+    expect(await ScanJobModel.countDocuments()).toBe(0);
+    await drain();
+    expect(
+      await InboxModel.find({}, { _id: 0, state: 1, outcome: 1, registry: 1, digests: 1, queued: 1 }).lean(),
+    ).toEqual([{ state: 'done', outcome: 'queued', registry: `127.0.0.1:${reg.port}`, digests: 1, queued: 1 }]);
     expect(await ScanJobModel.find({}, { digest: 1, state: 1, _id: 0 }).lean()).toEqual([
       { digest: pushed.digest, state: 'queued' },
     ]);
   });
 
   it('When a distribution envelope holds pulls, blob pushes, a tag-less push and a tag push, then only the tag is queued and the rest counted', async () => {
-    const { app } = await withRegistry();
+    const { app, drain } = await withRegistry();
     const pushed = await pushImage(reg.url, 'team/api', ['2.0'], [layer]);
     const host = `127.0.0.1:${reg.port}`;
     const events = [
@@ -187,19 +202,28 @@ describe('POST /api/webhooks/registry', () => {
       .set('Content-Type', 'application/vnd.docker.distribution.events.v1+json')
       .send(JSON.stringify(distribution(events)));
 
-    expect(res.status).toBe(200);
+    expect(res.status).toBe(202);
     expect(res.body.data).toEqual({
       events: 6,
-      queued: [{ repository: host, image: 'team/api', tag: '2.0', digests: 1, queued: 1 }],
-      ignored: { notPush: 1, blob: 1, untagged: 1, unknownRegistry: 0, gone: 1, duplicate: 1 },
+      accepted: 3,
+      ignored: { notPush: 1, blob: 1, untagged: 1, duplicate: 0 },
     });
+    await drain();
+    // Two pushes of 2.0 make one work item: one discovery serves both events.
+    const outcomes = (await InboxModel.find({}, { tag: 1, outcome: 1, eventIds: 1 }).sort({ tag: 1 }).lean()).map(
+      (it) => ({ tag: it.tag, outcome: it.outcome, events: it.eventIds.length }),
+    );
+    expect(outcomes).toEqual([
+      { tag: '2.0', outcome: 'queued', events: 2 },
+      { tag: 'deleted-meanwhile', outcome: 'gone', events: 1 },
+    ]);
     expect(await ImageModel.find({}, { image: 1, tag: 1, digest: 1, _id: 0 }).lean()).toEqual([
       { image: 'team/api', tag: '2.0', digest: pushed.digest },
     ]);
   });
 
-  it('When the event host names no registry, then the push is ignored (200) unless ?repository= names one', async () => {
-    const { app } = await withRegistry();
+  it('When the event host names no registry, then the push is ignored (202, then unknownRegistry) unless ?repository= names one', async () => {
+    const { app, drain } = await withRegistry();
     await pushImage(reg.url, 'team/web', ['3'], [layer]);
     const body = distribution([pushEvent('team/web', '3', 'registry.example.com')]);
 
@@ -216,11 +240,15 @@ describe('POST /api/webhooks/registry', () => {
       .set('Authorization', `Bearer ${SECRET}`)
       .send(body);
 
-    expect(unmatched.status).toBe(200);
-    expect(unmatched.body.data.ignored.unknownRegistry).toBe(1);
-    expect(named.body.data.queued).toEqual([expect.objectContaining({ image: 'team/web', tag: '3', queued: 1 })]);
     expect(unknown.status).toBe(404);
     expect(unknown.body.code).toBe(5004);
+    expect([unmatched.status, named.status]).toEqual([202, 202]);
+    expect([unmatched.body.data.accepted, named.body.data.accepted]).toEqual([1, 1]);
+    await drain();
+    expect(await InboxModel.find({}, { _id: 0, repository: 1, outcome: 1 }).sort({ outcome: 1 }).lean()).toEqual([
+      { repository: `127.0.0.1:${reg.port}`, outcome: 'queued' },
+      { repository: null, outcome: 'unknownRegistry' },
+    ]);
     expect(await ScanJobModel.countDocuments()).toBe(1);
   });
 
@@ -239,7 +267,7 @@ describe('POST /api/webhooks/registry', () => {
       expect(res.status).toBe(401);
       expect(res.body).toMatchObject({ code: 5007, message: 'authException' });
     }
-    expect(await ScanJobModel.countDocuments()).toBe(0);
+    expect(await InboxModel.countDocuments()).toBe(0);
   });
 
   it('When WEBHOOK_SECRET is not configured, then the endpoint answers 5007/401 saying it is disabled', async () => {
@@ -272,6 +300,6 @@ describe('POST /api/webhooks/registry', () => {
     expect(badEvents.body.data).toMatch(/^body\.events: /);
     expect(badName.body.data).toMatch(/^body\.events\.0\.target\.repository: /);
     expect(harborNoRepo.body.data).toMatch(/repo_full_name: is required/);
-    expect(await ScanJobModel.countDocuments()).toBe(0);
+    expect(await InboxModel.countDocuments()).toBe(0);
   });
 });

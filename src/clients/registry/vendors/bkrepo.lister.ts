@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RegistryError } from '../../../errors/app-error';
+import type { Outbound } from '../../http/outbound';
 import type { Ctx } from '../../../http/context';
 import type { RegistryTarget } from '../registry.types';
 import type { BkrepoOptions, ImageLister, ListedImage } from './lister.types';
@@ -36,12 +37,15 @@ export function createBkrepoLister(
   target: RegistryTarget,
   timeoutMs: number,
   politeness: Politeness,
+  outbound?: Outbound,
 ): ImageLister {
   const pageSize = options.pageSize ?? 100;
   const http = createVendorHttp({
     vendor: 'bk-repo',
     baseURL: (options.apiUrl ?? originOf(target)).replace(/\/+$/, ''),
     timeoutMs,
+    outbound,
+    skipTlsVerify: target.skipTlsVerify,
     auth: basicAuthOf(target),
     politeness,
     errorText: bkrepoErrorText,

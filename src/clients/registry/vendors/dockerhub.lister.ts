@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RegistryError } from '../../../errors/app-error';
+import type { Outbound } from '../../http/outbound';
 import type { Ctx } from '../../../http/context';
 import type { DockerhubOptions, ImageLister, ListedImage } from './lister.types';
 import { createVendorHttp, query, type Politeness } from './vendor-http';
@@ -23,6 +24,7 @@ export function createDockerhubLister(
   options: DockerhubOptions,
   timeoutMs: number,
   politeness: Politeness,
+  outbound?: Outbound,
 ): ImageLister {
   const pageSize = options.pageSize ?? 100;
   const base = (options.apiUrl ?? 'https://hub.docker.com').replace(/\/+$/, '');
@@ -30,6 +32,7 @@ export function createDockerhubLister(
     vendor: 'Docker Hub',
     baseURL: base,
     timeoutMs,
+    outbound,
     politeness,
     errorText: hubErrorText,
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Outbound } from '../../http/outbound';
 import type { Ctx } from '../../../http/context';
 import type { RegistryTarget } from '../registry.types';
 import type { HarborOptions, ImageLister, ListedImage } from './lister.types';
@@ -37,12 +38,15 @@ export function createHarborLister(
   target: RegistryTarget,
   timeoutMs: number,
   politeness: Politeness,
+  outbound?: Outbound,
 ): ImageLister {
   const pageSize = options.pageSize ?? 100;
   const http = createVendorHttp({
     vendor: 'Harbor',
     baseURL: `${(options.apiUrl ?? originOf(target)).replace(/\/+$/, '')}/api/v2.0`,
     timeoutMs,
+    outbound,
+    skipTlsVerify: target.skipTlsVerify,
     auth: basicAuthOf(target),
     politeness,
     errorText: harborErrorText,

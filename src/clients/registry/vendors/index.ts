@@ -2,6 +2,7 @@ import { RegistryError } from '../../../errors/app-error';
 import type { Logger } from '../../../logger';
 import { registryErrorsCounter } from '../../../metrics';
 import { countErrors } from '../../error-metrics';
+import type { Outbound } from '../../http/outbound';
 import type { RegistryTarget } from '../registry.types';
 import { createBkrepoLister } from './bkrepo.lister';
 import { createDockerhubLister } from './dockerhub.lister';
@@ -22,6 +23,8 @@ export interface CreateImageListerInput {
   logger?: Logger;
   /** Overrides of the 429 retry bounds; `options.maxRequestsPerSecond` sets the rate. */
   politeness?: Partial<Politeness>;
+  /** The outbound layer (egress policy, caps); the default policy when absent. */
+  outbound?: Outbound;
 }
 
 /**
@@ -48,19 +51,19 @@ function buildLister(input: CreateImageListerInput): ImageLister | null {
       return null;
     case 'harbor': {
       const o = validateKindOptions('harbor', input.options);
-      return createHarborLister(o, target, timeoutMs, polite(o.maxRequestsPerSecond));
+      return createHarborLister(o, target, timeoutMs, polite(o.maxRequestsPerSecond), input.outbound);
     }
     case 'swr': {
       const o = validateKindOptions('swr', input.options);
-      return createSwrLister(o, target, timeoutMs, polite(o.maxRequestsPerSecond));
+      return createSwrLister(o, target, timeoutMs, polite(o.maxRequestsPerSecond), input.outbound);
     }
     case 'bkrepo': {
       const o = validateKindOptions('bkrepo', input.options);
-      return createBkrepoLister(o, target, timeoutMs, polite(o.maxRequestsPerSecond));
+      return createBkrepoLister(o, target, timeoutMs, polite(o.maxRequestsPerSecond), input.outbound);
     }
     case 'dockerhub': {
       const o = validateKindOptions('dockerhub', input.options);
-      return createDockerhubLister(o, timeoutMs, polite(o.maxRequestsPerSecond));
+      return createDockerhubLister(o, timeoutMs, polite(o.maxRequestsPerSecond), input.outbound);
     }
     default:
       // validateKindOptions names the allowed kinds.

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ParameterError } from '../../../errors/app-error';
+import type { Outbound } from '../../http/outbound';
 import type { Ctx } from '../../../http/context';
 import type { RegistryTarget } from '../registry.types';
 import type { ImageLister, ListedImage, SwrOptions } from './lister.types';
@@ -45,6 +46,7 @@ export function createSwrLister(
   target: RegistryTarget,
   timeoutMs: number,
   politeness: Politeness,
+  outbound?: Outbound,
 ): ImageLister {
   const token = options.token ?? target.credentials?.password;
   if (!token) throw new ParameterError('options.token: required for kind swr when the registry has no credentials');
@@ -53,6 +55,8 @@ export function createSwrLister(
     vendor: 'Huawei SWR',
     baseURL: options.apiUrl.replace(/\/+$/, ''),
     timeoutMs,
+    outbound,
+    skipTlsVerify: target.skipTlsVerify,
     headers: { 'X-Auth-Token': token },
     politeness,
     errorText: swrErrorText,

@@ -1,7 +1,8 @@
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { type AxiosInstance, isAxiosError } from 'axios';
 import type { z } from 'zod';
 import { RegistryError } from '../../../errors/app-error';
 import type { Ctx } from '../../../http/context';
+import { egressDenial, outboundFor, type Outbound } from '../../http/outbound';
 import type { RegistryTarget } from '../registry.types';
 
 /** Politeness limits shared by every lister; all bounded so one scan cannot hammer a vendor. */
@@ -25,6 +26,10 @@ export interface VendorHttpOptions {
   politeness: Politeness;
   /** Pulls the vendor's own error text out of an error body. */
   errorText: (body: unknown) => string | undefined;
+  /** The outbound layer (egress policy, caps); the default policy when absent. */
+  outbound?: Outbound;
+  /** Accept any certificate: the registry's skipTlsVerify, honoured for its vendor API too. */
+  skipTlsVerify?: boolean;
 }
 
 export interface VendorReply<T> {
@@ -68,15 +73,23 @@ function firstIssue(error: z.ZodError): string {
 
 export function createVendorHttp(opts: VendorHttpOptions): VendorHttp {
   const { vendor, politeness } = opts;
-  const http: AxiosInstance = axios.create({
-    baseURL: opts.baseURL,
-    timeout: opts.timeoutMs,
-    headers: { Accept: 'application/json', ...opts.headers },
-    auth: opts.auth,
-    // Statuses are checked below, per call.
-    validateStatus: () => true,
-    maxRedirects: 0,
-  });
+  const outbound = opts.outbound ?? outboundFor();
+  // Agents, egress policy, TLS, total deadline, the JSON API reply cap and no proxy come from the outbound layer.
+  const http: AxiosInstance = outbound.client(
+    {
+      timeoutMs: opts.timeoutMs,
+      skipTlsVerify: opts.skipTlsVerify,
+      maxResponseBytes: outbound.settings.maxApiResponseBytes,
+    },
+    {
+      baseURL: opts.baseURL,
+      headers: { Accept: 'application/json', ...opts.headers },
+      auth: opts.auth,
+      // Statuses are checked below, per call.
+      validateStatus: () => true,
+      maxRedirects: 0,
+    },
+  );
   const interval = 1000 / politeness.maxRequestsPerSecond;
   let nextSlot = 0;
 
@@ -89,6 +102,8 @@ export function createVendorHttp(opts: VendorHttpOptions): VendorHttp {
 
   function transportError(e: unknown, url: string): RegistryError {
     const where = `${opts.baseURL}`;
+    const denied = egressDenial(e);
+    if (denied) return new RegistryError(`${vendor} at ${where}: refused to connect: ${denied.message}`, { cause: e });
     if (isAxiosError(e)) {
       const code = e.code ?? '';
       if (code === 'ECONNREFUSED')
@@ -97,6 +112,15 @@ export function createVendorHttp(opts: VendorHttpOptions): VendorHttp {
         return new RegistryError(`${vendor} did not answer GET ${url} within ${opts.timeoutMs} ms`, { cause: e });
       if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
         return new RegistryError(`${vendor} host of ${where} cannot be resolved`, { cause: e });
+      if (/size cap/.test(e.message))
+        return new RegistryError(`${vendor} at ${where} sent a ${e.message} to GET ${url}`, { cause: e });
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code))
+        return new RegistryError(
+          `${vendor} at ${where}: TLS verification failed (${code}); self-signed? set skipTlsVerify`,
+          {
+            cause: e,
+          },
+        );
       return new RegistryError(`${vendor} at ${where} could not be reached (${code || e.message})`, { cause: e });
     }
     return new RegistryError(`${vendor} at ${where} could not be reached`, { cause: e });
