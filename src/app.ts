@@ -11,7 +11,7 @@ import { corsPolicy, docsSecurityHeaders, securityHeaders } from './http/middlew
 import { buildOpenApiDocument } from './http/openapi';
 import { mountRoutes } from './http/routes';
 import { collectProcessMetrics } from './metrics';
-import { opsRouter } from './modules/ops';
+import { databaseGate, opsRouter } from './modules/ops';
 import { webhooksRouter } from './modules/webhooks';
 
 export type { AppDeps };
@@ -36,7 +36,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(opsRouter(deps));
 
   // Registry webhooks carry their own shared secret (WEBHOOK_SECRET), not an API token: mounted before the /api check.
-  app.use('/api/webhooks', webhooksRouter(deps));
+  app.use('/api/webhooks', databaseGate(), webhooksRouter(deps));
 
   if (config.apiTokens.length > 0) {
     app.use('/api', requireBearerToken(config.apiTokens));
@@ -46,6 +46,8 @@ export function createApp(deps: AppDeps): Express {
   } else {
     logger.warn('API_TOKENS is empty: every /api route is open to anyone who can reach the port');
   }
+  // While the database is known to be away, /api answers 5005 at once (after the token check).
+  app.use('/api', databaseGate());
 
   // 1 MB bodies; larger ones and invalid JSON reach the error handler as 5003.
   app.use(express.json({ limit: '1mb' }));
