@@ -34,15 +34,17 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts the built service (`node dist/server.js`) as a real child process on a fixed free port,
- * with `env` added to a minimal environment; resolves when GET /healthz answers 200.
+ * Starts the built service (`node dist/server.js`, or `node --import tsx src/server.ts` with
+ * `fromSource`) as a real child process on a fixed free port, with `env` added to a minimal
+ * environment; resolves when GET /healthz answers 200.
  */
 export async function startService(
   workDir: string,
   env: Record<string, string>,
-  opts: { name?: string; readyTimeoutMs?: number } = {},
+  opts: { name?: string; readyTimeoutMs?: number; fromSource?: boolean } = {},
 ): Promise<ServiceProcess> {
-  ensureBuilt();
+  // From source (tsx src/server.ts) for tests, which should not wait for a build; dist/ for proofs.
+  if (!opts.fromSource) ensureBuilt();
   const name = opts.name ?? 'service';
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -56,7 +58,11 @@ export async function startService(
     DATA_DIR: path.join(workDir, `${name}-data`),
     ...env,
   };
-  const proc = spawnProc(name, process.execPath, [path.join(ROOT, 'dist', 'server.js')], {
+  // `node --import tsx`, not the tsx CLI: one process, so a signal reaches the service itself.
+  const args = opts.fromSource
+    ? ['--import', 'tsx', path.join(ROOT, 'src', 'server.ts')]
+    : [path.join(ROOT, 'dist', 'server.js')];
+  const proc = spawnProc(name, process.execPath, args, {
     logPath: path.join(workDir, `${name}.log`),
     env: childEnv,
     cwd: ROOT,
