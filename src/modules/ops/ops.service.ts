@@ -46,8 +46,10 @@ async function readDatabase(timeoutMs: number): Promise<boolean> {
   if (conn.readyState !== mongoose.ConnectionStates.connected || !conn.db) {
     throw new Error('the database connection is closed');
   }
-  // maxTimeMS bounds the server's work; probe() bounds the whole round trip on our side.
-  await conn.db.collection(PROBE_COLLECTION).findOne({}, { projection: { _id: 1 }, maxTimeMS: timeoutMs });
+  // timeoutMS (the driver's client-side operation timeout) also sends the server a maxTimeMS, and on
+  // expiry closes the connection, so a wedged server does not keep one pooled connection per probe;
+  // probe() bounds the whole call once more.
+  await conn.db.collection(PROBE_COLLECTION).findOne({}, { projection: { _id: 1 }, timeoutMS: timeoutMs });
   return true;
 }
 

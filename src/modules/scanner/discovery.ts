@@ -180,7 +180,21 @@ export async function markVanished(key: string, seenAt: Date, image?: string): P
   return res.modifiedCount;
 }
 
+/**
+ * The registry failed as a whole (5xx, 429 after its retries, or no connection), whatever the
+ * request: the discovery must stop (and mark nothing vanished), not skip the tag.
+ */
+function registryUnavailable(err: unknown): boolean {
+  return (
+    err instanceof AppError &&
+    /answered HTTP (5\d\d|429)|connection refused|no answer from|reset the connection|unreachable|cannot resolve/i.test(
+      err.message,
+    )
+  );
+}
+
 /** True for errors that concern one tag only (its manifest vanished or is unsupported); discovery goes on. */
 export function isPerTagError(err: unknown): boolean {
+  if (registryUnavailable(err)) return false;
   return err instanceof NotFoundError || (err instanceof AppError && /manifest|media type|schema/i.test(err.message));
 }
