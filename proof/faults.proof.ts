@@ -227,16 +227,23 @@ void runProof('faults', async (onExit) => {
   const lines = logLines(svc.proc.logPath);
   const driverDown = lines.find((l) => l.msg?.toString().startsWith('the database is unavailable'));
   const driverKnewAt = driverDown ? Date.parse(String(driverDown.time)) : null;
-  const during = reads.samples.filter((s) => isApi(s) && s.at >= killedAt && s.at < restartAt);
+  // Requests answered after the kill and sent before the restart (those in flight at the kill too).
+  const during = reads.samples.filter((s) => isApi(s) && replyAt(s) >= killedAt && s.at < restartAt);
   const first5005 = during.filter((s) => s.code === 5005).sort((a, b) => replyAt(a) - replyAt(b))[0];
   const afterKnown = driverKnewAt ? during.filter((s) => s.at >= driverKnewAt) : [];
   const probesDown = probes.samples.filter((s) => s.at >= (driverKnewAt ?? killedAt) + 500 && replyAt(s) < restartAt);
-  figure('database outage: seconds to first 5005', first5005 ? secs(replyAt(first5005) - killedAt) : -1, {
-    unit: 's',
+  figure('database outage: ms from the kill to the first 5005', first5005 ? replyAt(first5005) - killedAt : -1, {
+    unit: 'ms',
   });
-  figure('database outage: seconds until the driver knew', driverKnewAt ? secs(driverKnewAt - killedAt) : -1, {
-    unit: 's',
+  figure('database outage: ms from the kill until the driver knew', driverKnewAt ? driverKnewAt - killedAt : -1, {
+    unit: 'ms',
   });
+  const inFlightAtKill = reads.samples.filter((x) => isApi(x) && x.at < killedAt && replyAt(x) > killedAt);
+  figure(
+    'database outage: slowest reply to a request in flight at the kill',
+    inFlightAtKill.reduce((m, x) => Math.max(m, x.ms), 0),
+    { unit: 'ms' },
+  );
   figure(
     'database outage: slowest reply once the driver knew',
     afterKnown.reduce((m, s) => Math.max(m, s.ms), 0),
