@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # vulnscan: build with the dev toolchain, run on production dependencies only, as a non-root user.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 22, the maintained LTS line (Node 20 left support in April 2026); 24 works too
+# (--build-arg NODE_IMAGE=node:24-bookworm-slim). The tests' floor is in package.json engines.
+ARG NODE_IMAGE=node:22-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -30,7 +32,7 @@ RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 4000
 VOLUME ["/app/data"]
-# Liveness only (/healthz, on the PORT above); Node 20 has fetch, so the slim image needs no curl.
+# Liveness only (/healthz, on the PORT above); Node has fetch, so the slim image needs no curl.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:4000/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node itself as the command (never npm start) so SIGTERM reaches the graceful shutdown in server.ts.

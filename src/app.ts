@@ -12,7 +12,7 @@ import { corsPolicy, docsSecurityHeaders, securityHeaders } from './http/middlew
 import { buildOpenApiDocument } from './http/openapi';
 import { mountRoutes } from './http/routes';
 import { collectProcessMetrics } from './metrics';
-import { opsRouter } from './modules/ops';
+import { databaseGate, opsRouter } from './modules/ops';
 import { webhooksRouter } from './modules/webhooks';
 
 export type { AppDeps };
@@ -37,7 +37,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(opsRouter(deps));
 
   // Registry webhooks carry their own shared secret (WEBHOOK_SECRET), not an API token: mounted before the /api check.
-  app.use('/api/webhooks', webhooksRouter(deps));
+  app.use('/api/webhooks', databaseGate(), webhooksRouter(deps));
 
   if (config.apiTokens.length > 0) {
     app.use('/api', requireBearerToken(config.apiTokens));
@@ -47,6 +47,8 @@ export function createApp(deps: AppDeps): Express {
   } else {
     logger.warn('API_TOKENS is empty: every /api route is open to anyone who can reach the port');
   }
+  // While the database is known to be away, /api answers 5005 at once (after the token check).
+  app.use('/api', databaseGate());
 
   // Per-client write and scan limits (5008/429 with Retry-After), after the token check so the token
   // names the client, and before bodies are parsed so a refused request costs little.

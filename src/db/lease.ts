@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import mongoose, { Schema } from 'mongoose';
+import { createPeriodic } from '../jobs/periodic';
+import type { Logger } from '../logger';
 import { claimOne } from './claim';
 
 /**
@@ -66,6 +68,24 @@ export async function acquireLease(name: string, owner: string, ms: number): Pro
 export async function renewLease(name: string, owner: string, ms: number): Promise<boolean> {
   const res = await LeaseModel.updateOne({ _id: name, owner }, { $set: { until: new Date(Date.now() + ms) } });
   return res.matchedCount === 1;
+}
+
+/**
+ * Keeps renewing a lease we hold every third of `ms` (through the periodic runner: a failed renewal
+ * is logged, never thrown; renewals pause while the database is away) until the returned stop().
+ */
+export function keepLease(name: string, owner: string, ms: number, log: Logger): { stop(): Promise<void> } {
+  const every = Math.max(250, Math.floor(ms / 3));
+  const renewer = createPeriodic({
+    name: `lease-renewal:${name}`,
+    everyMs: every,
+    maxBackoffMs: every,
+    run: () => renewLease(name, owner, ms),
+    log,
+    outageLevel: 'debug',
+  });
+  renewer.start();
+  return { stop: () => renewer.stop() };
 }
 
 /** Gives a lease up, optionally storing data with it; a no-op when it is not ours. */

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import { createPeriodic, type Periodic } from './periodic';
 import type { DueSlot, SchedulesService } from '../modules/schedules';
 import type { ScannerService } from '../modules/scanner';
 
@@ -34,9 +35,7 @@ export interface Scheduler {
 export function createScheduler(deps: SchedulerDeps): Scheduler {
   const log = deps.logger.child({ component: 'scheduler' });
   const clock = deps.now ?? (() => new Date());
-  let timer: NodeJS.Timeout | null = null;
-  let current: Promise<unknown> | null = null;
-  let running = false;
+  let periodic: Periodic | null = null;
 
   async function fire(slot: DueSlot): Promise<FiredSlot> {
     const ctx = { log: log.child({ schedule: slot.kind, registry: slot.repository, slot: slot.slot.toISOString() }) };
@@ -63,31 +62,18 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     return fired;
   }
 
-  function schedule(): void {
-    if (!running) return;
-    timer = setTimeout(() => {
-      current = tick()
-        .catch((err: unknown) => log.error({ err: (err as Error).message }, 'scheduler tick failed (database?)'))
-        .finally(() => {
-          current = null;
-          schedule();
-        });
-    }, deps.tickMs);
-    timer.unref();
-  }
-
   return {
     start() {
-      if (running) return;
-      running = true;
+      if (periodic) return;
       log.info({ tickMs: deps.tickMs, instance: deps.instance }, 'scheduler started');
-      schedule();
+      // A failed tick (database away while claiming slots) is logged by the runner and backed off.
+      periodic = createPeriodic({ name: 'scheduler', everyMs: deps.tickMs, run: () => tick(), log });
+      periodic.start();
     },
     async stop() {
-      running = false;
-      if (timer) clearTimeout(timer);
-      timer = null;
-      if (current) await current;
+      const p = periodic;
+      periodic = null;
+      await p?.stop();
     },
     tick,
   };

@@ -51,7 +51,7 @@ describe('GET /readyz', () => {
     const hang = () => new Promise<boolean>(() => undefined);
     const t0 = Date.now();
     const ready = await opsService.readiness({ clairPing: hang, timeoutMs: 50 }, { log: createLogger('silent') });
-    expect(ready).toEqual({ database: true, clair: false });
+    expect(ready).toEqual({ database: true, clair: false, databaseProblem: null });
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 
@@ -63,7 +63,7 @@ describe('GET /readyz', () => {
       expect(res.status).toBe(503);
       expect(res.body).toEqual({
         code: 5005,
-        data: 'not ready: the database does not answer a ping (clair: reachable)',
+        data: 'not ready: the database does not answer a read: the database connection is closed (clair: reachable)',
         message: 'dbException',
       });
     } finally {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { egressDenial, outboundFor, type Outbound } from '../../clients/http/outbound';
 import type { Config } from '../../config';
 import { claimOne } from '../../db/claim';
+import { createPeriodic, type Periodic } from '../../jobs/periodic';
 import { createPollLoops } from '../../jobs/poll-loops';
 import { acquireLease, releaseLease } from '../../db/lease';
 import type { Logger } from '../../logger';
@@ -63,7 +64,7 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
       validateStatus: () => true,
     },
   );
-  let purgeTimer: NodeJS.Timeout | null = null;
+  let purger: Periodic | null = null;
 
   async function purgeFinished(now = new Date()): Promise<number> {
     const cutoff = new Date(now.getTime() - deps.alerts.retentionDays * 86_400_000);
@@ -175,23 +176,25 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
     count: LOOPS,
     pollMs: deps.alerts.pollMs,
     runOnce: () => runOnce(),
-    onError: (err) => log.error({ err: (err as Error).message }, 'alert worker could not claim a delivery (database?)'),
+    onError: (err, failures) =>
+      log.warn(
+        { task: 'alert-delivery', err: (err as Error).message, failures },
+        'alert worker could not claim a delivery',
+      ),
   });
 
   return {
     start() {
       if (loops.running) return;
       loops.start();
-      purgeTimer = setInterval(() => {
-        purgeTick().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'alert outbox purge failed'));
-      }, PURGE_EVERY_MS);
-      purgeTimer.unref();
+      purger = createPeriodic({ name: 'alert-retention', everyMs: PURGE_EVERY_MS, run: purgeTick, log });
+      purger.start();
       log.info({ loops: LOOPS }, 'alert worker started');
     },
     async stop(graceMs = 5000) {
-      if (purgeTimer) clearInterval(purgeTimer);
-      purgeTimer = null;
-      await loops.stop(graceMs);
+      const p = purger;
+      purger = null;
+      await Promise.all([p?.stop(), loops.stop(graceMs)]);
     },
     runOnce,
     purgeFinished,

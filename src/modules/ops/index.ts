@@ -1,2 +1,3 @@
+export { databaseGate } from './database-gate';
 export { opsRouter, registerOpsOpenApi } from './ops.router';
 export * as opsService from './ops.service';

@@ -8,7 +8,7 @@ import { Health, Readiness } from './ops.schemas';
 import * as opsService from './ops.service';
 
 /**
- * GET /healthz (alive), GET /readyz (database answers; Clair reported), GET /metrics (Prometheus).
+ * GET /healthz (alive), GET /readyz (the database answers a read; Clair reported), GET /metrics (Prometheus).
  * Mounted at the root, outside /api, so probes and scrapers need no API token.
  */
 export function opsRouter(deps: AppDeps): Router {
@@ -17,12 +17,12 @@ export function opsRouter(deps: AppDeps): Router {
     res.json(ok({ status: 'alive' } satisfies Health));
   });
   router.get('/readyz', async (req, res) => {
-    const ready = await opsService.readiness({ clairPing: deps.clairPing }, { log: req.log });
+    const { databaseProblem, ...ready } = await opsService.readiness({ clairPing: deps.clairPing }, { log: req.log });
     if (!ready.database) {
       const clair = ready.clair === null ? 'not configured' : ready.clair ? 'reachable' : 'unreachable';
-      throw new DatabaseError(`not ready: the database does not answer a ping (clair: ${clair})`);
+      throw new DatabaseError(`not ready: the database does not answer a read: ${databaseProblem} (clair: ${clair})`);
     }
-    res.json(ok(ready));
+    res.json(ok(ready satisfies Readiness));
   });
   router.get('/metrics', async (_req, res) => {
     res.type(metricsRegistry.contentType).send(await metricsRegistry.metrics());
@@ -47,7 +47,7 @@ export function registerOpsOpenApi(registry: OpenAPIRegistry): void {
     method: 'get',
     path: '/readyz',
     tags: ['operations'],
-    summary: 'Readiness: the database answers a ping; Clair reachability is reported, never a failure',
+    summary: 'Readiness: the database answers a read; Clair reachability is reported, never a failure',
     security: open,
     responses: {
       200: { description: 'ready', content: { 'application/json': { schema: EnvelopeOf(Readiness) } } },

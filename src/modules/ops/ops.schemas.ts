@@ -4,7 +4,10 @@ import { z } from 'zod';
 export const Health = z.object({ status: z.literal('alive') }).meta({ id: 'Health', example: { status: 'alive' } });
 export type Health = z.infer<typeof Health>;
 
-/** GET /readyz: the database answered a ping; `clair` is informative (null when no Clair is wired). */
+/**
+ * GET /readyz: the database answered a read; `clair` is informative (null when no Clair is wired).
+ * An object, so further checks are added as fields.
+ */
 export const Readiness = z
   .object({
     database: z.boolean(),

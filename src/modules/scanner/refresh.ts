@@ -1,6 +1,7 @@
 import type { ClairClient, Finding } from '../../clients/clair';
 import type { Config } from '../../config';
-import { acquireLease, releaseLease, renewLease } from '../../db/lease';
+import { acquireLease, keepLease, releaseLease } from '../../db/lease';
+import { createPeriodic, type Periodic } from '../../jobs/periodic';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
 import * as scoreService from '../score/score.service';
@@ -45,8 +46,7 @@ function sameSummary(a: DigestSummary, b: ScanJobDoc['result']): boolean {
  */
 export function createRefresher(deps: RefreshDeps) {
   const log = deps.logger.child({ component: 'refresh' });
-  let timer: NodeJS.Timeout | null = null;
-  let current: Promise<unknown> | null = null;
+  let periodic: Periodic | null = null;
 
   async function refreshAll(ctx: Ctx): Promise<RefreshResult> {
     const result: RefreshResult = { refreshed: 0, requeued: 0, indexStateChanged: false };
@@ -105,8 +105,12 @@ export function createRefresher(deps: RefreshDeps) {
     return result;
   }
 
-  /** Runs a refresh when this instance wins the lease and the last run is older than the interval. */
-  async function tick(force = false): Promise<RefreshResult | null> {
+  /**
+   * Runs a refresh when this instance wins the lease and the last run is older than the interval;
+   * null when it did not run. Rejects when it fails (database or Clair away): the periodic runner
+   * logs that under the task's name and backs off.
+   */
+  async function attempt(force: boolean): Promise<RefreshResult | null> {
     const lease = await acquireLease(LEASE, deps.instance, deps.scan.leaseMs);
     if (!lease) return null;
     const last = lease.data?.lastRunAt ? new Date(lease.data.lastRunAt as string).getTime() : 0;
@@ -114,11 +118,7 @@ export function createRefresher(deps: RefreshDeps) {
       await releaseLease(LEASE, deps.instance);
       return null;
     }
-    const renew = setInterval(
-      () => void renewLease(LEASE, deps.instance, deps.scan.leaseMs).catch(() => undefined),
-      Math.max(250, deps.scan.leaseMs / 3),
-    );
-    renew.unref();
+    const renew = keepLease(LEASE, deps.instance, deps.scan.leaseMs, log);
     const started = Date.now();
     try {
       const result = await refreshAll({ log });
@@ -126,30 +126,40 @@ export function createRefresher(deps: RefreshDeps) {
       await releaseLease(LEASE, deps.instance, { lastRunAt: new Date(), lastResult: result });
       return result;
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'refresh failed; next interval tries again');
       await releaseLease(LEASE, deps.instance).catch(() => undefined);
-      return null;
+      throw err;
     } finally {
-      clearInterval(renew);
+      await renew.stop();
+    }
+  }
+
+  /** One refresh now (tests, operators); never rejects: a failure is logged and resolves null. */
+  async function tick(force = false): Promise<RefreshResult | null> {
+    try {
+      return await attempt(force);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'refresh failed; next interval tries again');
+      return null;
     }
   }
 
   return {
     tick,
     start() {
-      if (timer || deps.scan.refreshIntervalMs === 0 || !deps.clair.report) return;
+      if (periodic || deps.scan.refreshIntervalMs === 0 || !deps.clair.report) return;
       // Checked more often than the interval, so a run missed by a dead instance is picked up soon.
-      const every = Math.min(deps.scan.refreshIntervalMs, 60_000);
-      timer = setInterval(() => {
-        if (current) return;
-        current = tick().finally(() => (current = null));
-      }, every);
-      timer.unref();
+      periodic = createPeriodic({
+        name: 'report-refresh',
+        everyMs: Math.min(deps.scan.refreshIntervalMs, 60_000),
+        run: () => attempt(false),
+        log,
+      });
+      periodic.start();
     },
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await current;
+      const p = periodic;
+      periodic = null;
+      await p?.stop();
     },
   };
 }

@@ -1,7 +1,8 @@
 import type { Config } from '../../config';
-import { acquireLease, releaseLease } from '../../db/lease';
+import { acquireLease, keepLease, releaseLease } from '../../db/lease';
 import { NotFoundError, ParameterError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
+import { createPeriodic, type Periodic } from '../../jobs/periodic';
 import type { Logger } from '../../logger';
 import type { RegistriesService } from '../registries';
 import * as scoreService from '../score/score.service';
@@ -58,8 +59,7 @@ const RECOUNT_BATCH = 100;
 
 export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsService {
   const log = deps.logger.child({ component: 'suppressions' });
-  let timer: NodeJS.Timeout | null = null;
-  let current: Promise<unknown> | null = null;
+  let sweeper: Periodic | null = null;
 
   /** The stored form of a body: the registry resolved to its key, the expiry checked against now. */
   async function fieldsOf(body: SuppressionBody, now: Date) {
@@ -109,14 +109,19 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     return expired.length;
   }
 
+  // A failure (the database away, even while taking the lease) rejects; the periodic runner logs
+  // it under the task's name and backs off.
+  // The lease is short and renewed while the sweep runs: a claim cut off by an outage blocks the
+  // sweep for at most this long after the database is back.
   async function tick(): Promise<void> {
-    const lease = await acquireLease(LEASE, deps.instance, Math.max(60_000, deps.suppressions.sweepMs * 2));
+    const leaseMs = Math.max(10_000, deps.suppressions.sweepMs * 2);
+    const lease = await acquireLease(LEASE, deps.instance, leaseMs);
     if (!lease) return;
+    const renew = keepLease(LEASE, deps.instance, leaseMs, log);
     try {
       await sweepExpired({ log });
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'suppression expiry sweep failed; the next one tries again');
     } finally {
+      await renew.stop();
       await releaseLease(LEASE, deps.instance).catch(() => undefined);
     }
   }
@@ -176,18 +181,20 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     sweepExpired,
 
     start() {
-      if (timer || deps.suppressions.sweepMs === 0) return;
-      timer = setInterval(() => {
-        if (current) return;
-        current = tick().finally(() => (current = null));
-      }, deps.suppressions.sweepMs);
-      timer.unref();
+      if (sweeper || deps.suppressions.sweepMs === 0) return;
+      sweeper = createPeriodic({
+        name: 'suppression-expiry-sweep',
+        everyMs: deps.suppressions.sweepMs,
+        run: tick,
+        log,
+      });
+      sweeper.start();
     },
 
     async stop() {
-      if (timer) clearInterval(timer);
-      timer = null;
-      await current;
+      const s = sweeper;
+      sweeper = null;
+      await s?.stop();
     },
   };
 }

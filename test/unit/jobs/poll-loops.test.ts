@@ -42,16 +42,58 @@ describe('createPollLoops', () => {
     await loops.stop(10);
   });
 
-  it('When runOnce throws, then onError gets the error and the loop goes on after a sleep', async () => {
+  it('When runOnce keeps throwing, then onError gets each error with its count and the loop backs off exponentially up to the cap', async () => {
     const boom = new Error('database away');
-    const runOnce = jest.fn().mockRejectedValueOnce(boom).mockResolvedValue(false);
+    const runOnce = jest.fn().mockRejectedValue(boom);
+    const onError = jest.fn();
+    const loops = createPollLoops({ count: 1, pollMs: 500, runOnce, onError, maxBackoffMs: 3000 });
+    loops.start();
+    await flush();
+    expect(onError).toHaveBeenLastCalledWith(boom, 1);
+
+    // 1000 (500 × 2), then 2000, then 3000 (capped), then 3000 again.
+    for (const [wait, calls] of [
+      [999, 1],
+      [1, 2],
+      [1999, 2],
+      [1, 3],
+      [3000, 4],
+      [3000, 5],
+    ] as const) {
+      await jest.advanceTimersByTimeAsync(wait);
+      expect(runOnce).toHaveBeenCalledTimes(calls);
+    }
+    expect(onError).toHaveBeenLastCalledWith(boom, 5);
+    await loops.stop(10);
+  });
+
+  it('When runOnce succeeds after failures, then the count starts again and the next sleep is pollMs', async () => {
+    const runOnce = jest.fn().mockRejectedValueOnce(new Error('away')).mockResolvedValue(false);
     const onError = jest.fn();
     const loops = createPollLoops({ count: 1, pollMs: 500, runOnce, onError });
     loops.start();
     await flush();
-    expect(onError).toHaveBeenCalledWith(boom);
-
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(runOnce).toHaveBeenCalledTimes(2);
     await jest.advanceTimersByTimeAsync(500);
+    expect(runOnce).toHaveBeenCalledTimes(3);
+    expect(onError).toHaveBeenCalledTimes(1);
+    await loops.stop(10);
+  });
+
+  it('When onError itself throws, then no rejection leaves the loop and it goes on', async () => {
+    const runOnce = jest.fn().mockRejectedValueOnce(new Error('away')).mockResolvedValue(false);
+    const loops = createPollLoops({
+      count: 1,
+      pollMs: 100,
+      runOnce,
+      onError: () => {
+        throw new Error('logger broke');
+      },
+    });
+    loops.start();
+    await flush();
+    await jest.advanceTimersByTimeAsync(200);
     expect(runOnce).toHaveBeenCalledTimes(2);
     await loops.stop(10);
   });
