@@ -38,6 +38,7 @@ const Env = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
   CORS_ORIGINS: csv.default([]),
   API_TOKENS: csv.default([]),
+  API_READ_TOKENS: csv.default([]),
   CLAIR_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://clair:6060' })
     .default('http://127.0.0.1:6060'),
@@ -135,7 +136,10 @@ export interface Config {
   readonly rescoreBatchSize: number;
   readonly shutdownTimeoutMs: number;
   readonly corsOrigins: readonly string[];
+  /** Bearer tokens with every right on /api. */
   readonly apiTokens: readonly string[];
+  /** Bearer tokens that may only read (GET and the list/search POSTs); a write gets 5007/403. */
+  readonly apiReadTokens: readonly string[];
   readonly clair: {
     readonly url: string;
     readonly version: 'v4' | 'v2';
@@ -229,6 +233,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  // One role per token: a token in both lists would have its rights decided by list order.
+  if (e.API_READ_TOKENS.some((t) => e.API_TOKENS.includes(t)))
+    throw new ConfigError(
+      'invalid configuration:\n  API_READ_TOKENS: a token is also in API_TOKENS; give each token one role',
+    );
   return deepFreeze({
     port: e.PORT,
     host: e.HOST,
@@ -247,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
     apiTokens: e.API_TOKENS,
+    apiReadTokens: e.API_READ_TOKENS,
     clair: {
       url: e.CLAIR_URL.replace(/\/+$/, ''),
       version: e.CLAIR_VERSION,

@@ -7,6 +7,8 @@ export const READY_TIMEOUT_MS = 2000;
 
 export interface ReadinessDeps {
   clairPing?: () => Promise<boolean>;
+  /** Whether /api requires a token, reported as `auth` so a probe can flag an open API; default "open". */
+  auth?: Readiness['auth'];
   timeoutMs?: number;
 }
 
@@ -20,7 +22,7 @@ export async function readiness(deps: ReadinessDeps, ctx: Ctx): Promise<Readines
     probe('database', pingDatabase, timeoutMs, ctx),
     deps.clairPing ? probe('clair', deps.clairPing, timeoutMs, ctx) : Promise.resolve(null),
   ]);
-  return { database, clair };
+  return { database, clair, auth: deps.auth ?? 'open' };
 }
 
 async function pingDatabase(): Promise<boolean> {
