@@ -100,6 +100,53 @@ const Env = z.object({
   CVE_SUMMARY_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
 });
 
+const SecretKey = z
+  .string()
+  .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 base64 characters (openssl rand -base64 32)');
+
+// Read only by `npm run rotate-secret-key` (scripts/rotate-secret-key.ts).
+const RotationEnv = z.object({
+  NEW_SECRET_KEY: SecretKey,
+  OLD_SECRET_KEY: SecretKey.optional(),
+  SECRET_KEY: SecretKey.optional(),
+  MONGODB_URI: Env.shape.MONGODB_URI,
+  DATA_DIR: Env.shape.DATA_DIR,
+  EMBEDDED_MONGO_PORT: Env.shape.EMBEDDED_MONGO_PORT,
+  FERRETDB_BINARY: Env.shape.FERRETDB_BINARY,
+});
+
+export interface RotationConfig {
+  /** The key the secrets are sealed with now: OLD_SECRET_KEY, else SECRET_KEY; undefined: DATA_DIR/secret.key. */
+  readonly oldKey: string | undefined;
+  readonly newKey: string;
+  readonly mongo: Config['mongo'];
+  readonly dataDir: string;
+}
+
+/** Configuration of the SECRET_KEY rotation command. Throws ConfigError naming every bad key. */
+export function loadRotationConfig(env: NodeJS.ProcessEnv = process.env): RotationConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(RotationEnv.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = RotationEnv.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const oldKey = e.OLD_SECRET_KEY ?? e.SECRET_KEY;
+  if (oldKey === e.NEW_SECRET_KEY)
+    throw new ConfigError('invalid configuration:\n  NEW_SECRET_KEY: is the key in use now; generate a new one');
+  return deepFreeze({
+    oldKey,
+    newKey: e.NEW_SECRET_KEY,
+    mongo: { uri: e.MONGODB_URI, embeddedPort: e.EMBEDDED_MONGO_PORT, ferretdbBinary: e.FERRETDB_BINARY },
+    dataDir: e.DATA_DIR,
+  });
+}
+
 function isTimezone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
