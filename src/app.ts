@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './http/deps';
-import { requireBearerToken } from './http/middleware/auth';
+import { isLoopbackHost, requireApiToken, tokenId } from './http/middleware/auth';
 import { errorHandler } from './http/middleware/error-handler';
 import { httpMetrics } from './http/middleware/metrics';
 import { notFound } from './http/middleware/not-found';
@@ -39,13 +39,23 @@ export function createApp(deps: AppDeps): Express {
   // Registry webhooks carry their own shared secret (WEBHOOK_SECRET), not an API token: mounted before the /api check.
   app.use('/api/webhooks', databaseGate(), webhooksRouter(deps));
 
-  if (config.apiTokens.length > 0) {
-    app.use('/api', requireBearerToken(config.apiTokens));
-    if (config.apiTokens.some((t) => t.length < 16)) {
+  const tokens = { full: config.apiTokens, read: config.apiReadTokens };
+  if (tokens.full.length + tokens.read.length > 0) {
+    app.use('/api', requireApiToken(tokens));
+    // Named by a short hash, so an operator can tell which token a request line used.
+    logger.info(
+      { full: tokens.full.map(tokenId), read: tokens.read.map(tokenId) },
+      tokens.full.length
+        ? 'API tokens configured'
+        : 'only API_READ_TOKENS configured: every write through /api is refused',
+    );
+    if ([...tokens.full, ...tokens.read].some((t) => t.length < 16)) {
       logger.warn('an API token is shorter than 16 characters: use long random tokens (openssl rand -hex 32)');
     }
-  } else {
-    logger.warn('API_TOKENS is empty: every /api route is open to anyone who can reach the port');
+  } else if (!isLoopbackHost(config.host)) {
+    logger.warn(
+      `API_TOKENS is empty and HOST=${config.host} is not a loopback address: every /api route, writes included, is open to anyone who can reach port ${config.port}; set API_TOKENS`,
+    );
   }
   // While the database is known to be away, /api answers 5005 at once (after the token check).
   app.use('/api', databaseGate());

@@ -57,6 +57,7 @@ const Env = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(10000),
   CORS_ORIGINS: csv.default([]),
   API_TOKENS: csv.default([]),
+  API_READ_TOKENS: csv.default([]),
   CLAIR_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://clair:6060' })
     .default('http://127.0.0.1:6060'),
@@ -133,6 +134,53 @@ const Env = z.object({
   WEBHOOK_INBOX_RETENTION_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
 });
 
+const SecretKey = z
+  .string()
+  .regex(/^[A-Za-z0-9+/=_-]{32,}$/, 'must be at least 32 base64 characters (openssl rand -base64 32)');
+
+// Read only by `npm run rotate-secret-key` (scripts/rotate-secret-key.ts).
+const RotationEnv = z.object({
+  NEW_SECRET_KEY: SecretKey,
+  OLD_SECRET_KEY: SecretKey.optional(),
+  SECRET_KEY: SecretKey.optional(),
+  MONGODB_URI: Env.shape.MONGODB_URI,
+  DATA_DIR: Env.shape.DATA_DIR,
+  EMBEDDED_MONGO_PORT: Env.shape.EMBEDDED_MONGO_PORT,
+  FERRETDB_BINARY: Env.shape.FERRETDB_BINARY,
+});
+
+export interface RotationConfig {
+  /** The key the secrets are sealed with now: OLD_SECRET_KEY, else SECRET_KEY; undefined: DATA_DIR/secret.key. */
+  readonly oldKey: string | undefined;
+  readonly newKey: string;
+  readonly mongo: Config['mongo'];
+  readonly dataDir: string;
+}
+
+/** Configuration of the SECRET_KEY rotation command. Throws ConfigError naming every bad key. */
+export function loadRotationConfig(env: NodeJS.ProcessEnv = process.env): RotationConfig {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(RotationEnv.shape)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const parsed = RotationEnv.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const oldKey = e.OLD_SECRET_KEY ?? e.SECRET_KEY;
+  if (oldKey === e.NEW_SECRET_KEY)
+    throw new ConfigError('invalid configuration:\n  NEW_SECRET_KEY: is the key in use now; generate a new one');
+  return deepFreeze({
+    oldKey,
+    newKey: e.NEW_SECRET_KEY,
+    mongo: { uri: e.MONGODB_URI, embeddedPort: e.EMBEDDED_MONGO_PORT, ferretdbBinary: e.FERRETDB_BINARY },
+    dataDir: e.DATA_DIR,
+  });
+}
+
 function isTimezone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -171,7 +219,10 @@ export interface Config {
   readonly rescoreBatchSize: number;
   readonly shutdownTimeoutMs: number;
   readonly corsOrigins: readonly string[];
+  /** Bearer tokens with every right on /api. */
   readonly apiTokens: readonly string[];
+  /** Bearer tokens that may only read (GET and the list/search POSTs); a write gets 5007/403. */
+  readonly apiReadTokens: readonly string[];
   readonly clair: {
     readonly url: string;
     readonly version: 'v4' | 'v2';
@@ -292,6 +343,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const e = parsed.data;
+  // One role per token: a token in both lists would have its rights decided by list order.
+  if (e.API_READ_TOKENS.some((t) => e.API_TOKENS.includes(t)))
+    throw new ConfigError(
+      'invalid configuration:\n  API_READ_TOKENS: a token is also in API_TOKENS; give each token one role',
+    );
   return deepFreeze({
     port: e.PORT,
     host: e.HOST,
@@ -311,6 +367,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     corsOrigins: e.CORS_ORIGINS,
     apiTokens: e.API_TOKENS,
+    apiReadTokens: e.API_READ_TOKENS,
     clair: {
       url: e.CLAIR_URL.replace(/\/+$/, ''),
       version: e.CLAIR_VERSION,

@@ -1,9 +1,15 @@
 import { ErrorCodes, type ErrorKind } from './codes';
+import { reasonOf, safeCause, type FailureReason } from './safe-cause';
+
+export type { FailureReason } from './safe-cause';
 
 export interface AppErrorOptions {
+  /** Kept made safe: a transport error (AxiosError) is reduced to its message and code (safe-cause.ts). */
   cause?: unknown;
   /** Overrides the HTTP status of the code (e.g. 504 for a Clair timeout). */
   httpStatus?: number;
+  /** Why an outbound call failed; derived from the cause's code when not given. */
+  reason?: FailureReason;
 }
 
 /**
@@ -15,14 +21,18 @@ export class AppError extends Error {
   readonly httpStatus: number;
   readonly messageName: string;
   readonly isOperational = true;
+  /** Typed reason of an outbound failure (refused, timeout, tls, …); undefined for other errors. */
+  readonly reason: FailureReason | undefined;
 
   constructor(kind: ErrorKind, message: string, options: AppErrorOptions = {}) {
-    super(message, { cause: options.cause });
+    const cause = safeCause(options.cause);
+    super(message, cause === undefined ? undefined : { cause });
     const entry = ErrorCodes[kind];
     this.name = kind;
     this.code = entry.code;
     this.messageName = entry.name;
     this.httpStatus = options.httpStatus ?? entry.httpStatus;
+    this.reason = options.reason ?? reasonOf(cause);
   }
 }
 
@@ -65,6 +75,15 @@ export class AuthError extends AppError {
 export class RateLimitError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
     super('RateLimitError', message, options);
+  }
+}
+/**
+ * 5007 with HTTP 403: the caller is known (its token is valid) but may not do this, e.g. a write
+ * with a read-only token. 401 stays for a missing or unknown token.
+ */
+export class ForbiddenError extends AppError {
+  constructor(message: string, options?: Omit<AppErrorOptions, 'httpStatus'>) {
+    super('AuthError', message, { ...options, httpStatus: 403 });
   }
 }
 export class InternalError extends AppError {

@@ -7,6 +7,8 @@ export const ErrorCodes = {
   NotFoundError: { code: 5004, name: 'notFoundException', httpStatus: 404 },
   DatabaseError: { code: 5005, name: 'dbException', httpStatus: 503 },
   ConflictError: { code: 5006, name: 'conflictException', httpStatus: 409 },
+  // 401 for a missing or unknown token; ForbiddenError (app-error.ts) answers the same code with 403
+  // when the token is valid but lacks the right (a write with a read-only token).
   AuthError: { code: 5007, name: 'authException', httpStatus: 401 },
   RateLimitError: { code: 5008, name: 'rateLimitException', httpStatus: 429 },
 } as const;

@@ -23,14 +23,26 @@ describe('GET /readyz', () => {
     const { app } = buildTestApp();
     const res = await request(app).get('/readyz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ code: 0, data: { database: true, clair: null }, message: 'ok' });
+    expect(res.body).toEqual({ code: 0, data: { database: true, clair: null, auth: 'open' }, message: 'ok' });
+  });
+
+  it('When API_TOKENS or only API_READ_TOKENS is set, then auth is "token"; with neither, "open"', async () => {
+    const envs: Array<Record<string, string>> = [
+      { API_TOKENS: 'full-token-0123456789' },
+      { API_READ_TOKENS: 'read-token-0123456789' },
+    ];
+    for (const env of envs) {
+      const res = await request(buildTestApp(env).app).get('/readyz');
+      expect(res.body.data.auth).toBe('token');
+    }
+    expect((await request(buildTestApp().app).get('/readyz')).body.data.auth).toBe('open');
   });
 
   it('When Clair answers, then clair is true', async () => {
     const { app } = buildTestApp({}, { clairPing: async () => true });
     const res = await request(app).get('/readyz');
     expect(res.status).toBe(200);
-    expect(res.body.data).toEqual({ database: true, clair: true });
+    expect(res.body.data).toEqual({ database: true, clair: true, auth: 'open' });
   });
 
   it('When Clair is down (the ping fails), then it is reported as false and the service is still ready', async () => {
@@ -44,14 +56,14 @@ describe('GET /readyz', () => {
     );
     const res = await request(app).get('/readyz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ code: 0, data: { database: true, clair: false }, message: 'ok' });
+    expect(res.body).toEqual({ code: 0, data: { database: true, clair: false, auth: 'open' }, message: 'ok' });
   });
 
   it('When the Clair ping hangs, then readiness gives up after the timeout and reports false', async () => {
     const hang = () => new Promise<boolean>(() => undefined);
     const t0 = Date.now();
     const ready = await opsService.readiness({ clairPing: hang, timeoutMs: 50 }, { log: createLogger('silent') });
-    expect(ready).toEqual({ database: true, clair: false, databaseProblem: null });
+    expect(ready).toEqual({ database: true, clair: false, auth: 'open', databaseProblem: null });
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 

@@ -113,9 +113,10 @@ describe('POST /api/repository', () => {
       .post('/api/repository')
       .send({ repository: '127.0.0.1', port: tokenReg.port, isAuth: true, username: 'alice', passwd: SECRET });
     expect(good.body.data).toMatchObject({ isConnect: true, connectError: null });
+    // Same host as the realm (127.0.0.1): credentials go to a plain-http realm only on the registry's own host.
     const bad = await request(a)
-      .post('/api/repository')
-      .send({ repository: 'localhost', port: tokenReg.port, isAuth: true, username: 'alice', passwd: 'wrong' });
+      .put('/api/repository')
+      .send({ repository: '127.0.0.1', port: tokenReg.port, passwd: 'wrong' });
     expect(bad.body.data.isConnect).toBe(false);
     expect(bad.body.data.connectError).toMatch(/token server .* refused the credentials of user "alice"/);
   });

@@ -66,3 +66,14 @@ export class TokenCache {
     this.tokens.delete(key);
   }
 }
+
+/**
+ * May the registry's Basic credentials go to this token realm? Only over https, or to the registry's
+ * own host under the registry's own scheme (distribution's token server next to it). A realm is named by
+ * the registry's reply, so without this rule any registry (or whoever edits its host) could send the
+ * password anywhere, in clear text too.
+ */
+export function realmMayReceiveCredentials(realm: URL, registryBase: URL): boolean {
+  if (realm.protocol === 'https:') return true;
+  return realm.hostname === registryBase.hostname && realm.protocol === registryBase.protocol;
+}

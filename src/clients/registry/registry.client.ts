@@ -7,7 +7,7 @@ import type { Logger } from '../../logger';
 import { registryErrorsCounter } from '../../metrics';
 import { countErrors } from '../error-metrics';
 import { egressDenial, outboundFor, type Outbound } from '../http/outbound';
-import { basicAuthorization, parseChallenge, TokenCache } from './registry.auth';
+import { basicAuthorization, parseChallenge, realmMayReceiveCredentials, TokenCache } from './registry.auth';
 import {
   CatalogReply,
   ImageConfigBody,
@@ -286,6 +286,12 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     } catch (err) {
       throw new RegistryError(`registry ${where}: its token realm "${realm}" is not a URL`, { cause: err });
     }
+    if (target.credentials && !realmMayReceiveCredentials(url, new URL(base)))
+      throw new RegistryError(
+        `registry ${where}: its token realm ${url.origin} is neither https nor on the registry's own host and scheme; ` +
+          'the credentials are not sent there',
+        { reason: 'denied' },
+      );
     if (service) url.searchParams.set('service', service);
     for (const s of scopes) url.searchParams.append('scope', s);
     const headers: Record<string, string> = { Accept: 'application/json' };
@@ -436,6 +442,12 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
       if (res.status !== 200) throw failure(res, what);
       for (const item of items(parseJson(res, schema, what)) ?? []) yield item;
       url = nextLink(headerOf(res, 'link'), url);
+      // The next page is fetched with the registry's credentials: it must stay on the registry's origin.
+      if (url && new URL(url).origin !== new URL(base).origin)
+        throw new RegistryError(
+          `registry ${where}: the ${what} paging link points to another origin (${new URL(url).origin}); not followed`,
+          { reason: 'denied' },
+        );
     }
   }
 

@@ -75,6 +75,33 @@ export function urlForLogs(url: string): string {
   }
 }
 
+/** Scheme, host and port of a URL (default ports written out), or the URL itself when it is not one. */
+function originOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+  } catch {
+    return url;
+  }
+}
+
+/**
+ * A receiver's HMAC secret belongs to the origin of the URL it was entered for: a new URL on another
+ * origin (host, port, or https → http) must come with the secret again, or with `secret: ""` to send
+ * unsigned. Otherwise whoever may edit a webhook, without knowing its secret, could have alerts signed
+ * with it delivered to a server of their own (and replay them to the real receiver). Throws
+ * ParameterError naming body.secret.
+ */
+function assertSecretStaysWithOrigin(current: WebhookDoc, body: UpdateWebhook): void {
+  if (!current.secretEnc || body.url === undefined) return;
+  const kept = body.secret === undefined || body.secret === SECRET_MASK;
+  const [before, after] = [originOf(current.url), originOf(body.url)];
+  if (kept && before !== after)
+    throw new ParameterError(
+      `body.secret: the receiver's origin changed (${before} → ${after}); send the secret again, or "" to send unsigned`,
+    );
+}
+
 export function createAlertsService(deps: AlertsDeps): AlertsService {
   const outbound = deps.outbound ?? outboundFor();
 
@@ -144,7 +171,8 @@ export function createAlertsService(deps: AlertsDeps): AlertsService {
     },
 
     async update(id, body, ctx) {
-      await find(id);
+      const current = await find(id);
+      assertSecretStaysWithOrigin(current, body);
       const set: Record<string, unknown> = {};
       if (body.url !== undefined) {
         await assertEgress(body.url);

@@ -17,7 +17,12 @@ export function opsRouter(deps: AppDeps): Router {
     res.json(ok({ status: 'alive' } satisfies Health));
   });
   router.get('/readyz', async (req, res) => {
-    const { databaseProblem, ...ready } = await opsService.readiness({ clairPing: deps.clairPing }, { log: req.log });
+    const { apiTokens, apiReadTokens } = deps.config;
+    const auth = apiTokens.length + apiReadTokens.length > 0 ? 'token' : 'open';
+    const { databaseProblem, ...ready } = await opsService.readiness(
+      { clairPing: deps.clairPing, auth },
+      { log: req.log },
+    );
     if (!ready.database) {
       const clair = ready.clair === null ? 'not configured' : ready.clair ? 'reachable' : 'unreachable';
       throw new DatabaseError(`not ready: the database does not answer a read: ${databaseProblem} (clair: ${clair})`);

@@ -12,6 +12,9 @@ export const Readiness = z
   .object({
     database: z.boolean(),
     clair: z.boolean().nullable().meta({ description: 'Clair answered; null when no Clair client is configured' }),
+    auth: z.enum(['open', 'token']).meta({
+      description: '"token": /api requires a bearer token (API_TOKENS or API_READ_TOKENS); "open": none is configured',
+    }),
   })
-  .meta({ id: 'Readiness', example: { database: true, clair: true } });
+  .meta({ id: 'Readiness', example: { database: true, clair: true, auth: 'token' } });
 export type Readiness = z.infer<typeof Readiness>;

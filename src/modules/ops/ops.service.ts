@@ -11,6 +11,8 @@ const PROBE_COLLECTION = 'leases';
 
 export interface ReadinessDeps {
   clairPing?: () => Promise<boolean>;
+  /** Whether /api requires a token, reported as `auth` so a probe can flag an open API; default "open". */
+  auth?: Readiness['auth'];
   timeoutMs?: number;
 }
 
@@ -33,6 +35,7 @@ export async function readiness(deps: ReadinessDeps, ctx: Ctx): Promise<Readines
   return {
     database: database === true,
     clair: deps.clairPing ? clair === true : null,
+    auth: deps.auth ?? 'open',
     databaseProblem: database === true ? null : database,
   };
 }

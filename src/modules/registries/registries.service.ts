@@ -14,6 +14,7 @@ import type { Ctx } from '../../http/context';
 import { cronProblem } from '../../domain/cron';
 import { ImageModel } from '../images';
 import { purgeRegistryImages } from '../scanner/purge';
+import { addedOrigins, passwordOrigins, tokenOrigins, type OriginFields } from './credential-origin';
 import { RegistryModel, type RegistryDoc } from './registry.model';
 import type { CreateRegistry, RegistryView, UpdateRegistry } from './registries.schemas';
 
@@ -225,6 +226,47 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
     }
   }
 
+  /**
+   * Refuses (ParameterError naming the field) an update that would send a kept secret to an origin it
+   * was not entered for: another host, port or scheme (https → http), TLS checks turned off, or another
+   * `options.apiUrl`. Sending the secret again makes the change. A kept password of a registry whose
+   * isAuth is now false is dropped instead (`clearPassword('')`): it is not used, and cannot follow.
+   */
+  function bindSecretsToOrigin(
+    current: RegistryDoc,
+    next: OriginFields & { isAuth: boolean; passwdEnc: string; options: Record<string, unknown> },
+    passwordSent: boolean,
+    clearPassword: (value: string) => void,
+  ): void {
+    if (current.passwdEnc && !passwordSent) {
+      const before = passwordOrigins(current);
+      const after = passwordOrigins(next);
+      if (addedOrigins(before, after).length) {
+        if (!next.isAuth) clearPassword('');
+        else
+          throw new ParameterError(
+            `body.passwd: the registry's origin changed (${before.join(' + ')} → ${after.join(' + ')}); ` +
+              'send the password again',
+          );
+      }
+    }
+    const stored = (current.options as Record<string, unknown> | undefined)?.token;
+    // Kept: sent back masked, or options not sent at all (the stored, sealed value stays).
+    if (
+      typeof stored === 'string' &&
+      stored &&
+      (next.options.token === PASSWORD_MASK || next.options.token === stored)
+    ) {
+      const before = tokenOrigins(current);
+      const after = tokenOrigins(next);
+      if (addedOrigins(before, after).length)
+        throw new ParameterError(
+          `body.options.token: the SWR API origin changed (${before.join(' + ') || 'none'} → ${after.join(' + ')}); ` +
+            'send the token again',
+        );
+    }
+  }
+
   /** Runs `GET /v2/` (with the token exchange) bounded by testTimeoutMs and stores the result. */
   async function runTest(doc: RegistryDoc, ctx: Ctx): Promise<RegistryDoc> {
     let connectError: string | null = null;
@@ -349,11 +391,14 @@ export function createRegistriesService(deps: RegistriesDeps): RegistriesService
         options: input.options ?? current.options ?? {},
         schedule: checkSchedule(input.schedule) ?? current.schedule ?? '',
       };
-      assertCredentials(next.isAuth, next.username, Boolean(next.passwdEnc));
       const storedOptions = (current.options as Record<string, unknown> | undefined) ?? {};
       const given = input.options ? { ...input.options } : { ...storedOptions };
       // Validate what the console sent (a masked secret counts as present), then keep or encrypt secrets.
       validateKindOptions(next.kind as RegistryKind, given);
+      bindSecretsToOrigin(current, { ...next, options: given }, newPasswd !== undefined, (cleared) => {
+        next.passwdEnc = cleared;
+      });
+      assertCredentials(next.isAuth, next.username, Boolean(next.passwdEnc));
       next.options = input.options ? sealOptions(given, storedOptions) : storedOptions;
       await assertEgress(BODY_FIELDS, host, given);
       await assertNoConflict(key, name, current._id);

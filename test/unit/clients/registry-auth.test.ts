@@ -1,5 +1,5 @@
 import { nextLink, transportError } from '../../../src/clients/registry/registry.client';
-import { parseChallenge, TokenCache } from '../../../src/clients/registry/registry.auth';
+import { parseChallenge, realmMayReceiveCredentials, TokenCache } from '../../../src/clients/registry/registry.auth';
 import { RegistryError } from '../../../src/errors/app-error';
 
 describe('parseChallenge', () => {
@@ -82,5 +82,23 @@ describe('transportError', () => {
     expect(e).toBeInstanceOf(RegistryError);
     expect(e.code).toBe(5002);
     expect(e.message).toMatch(why);
+  });
+});
+
+describe('realmMayReceiveCredentials', () => {
+  const base = new URL('http://reg.example:5000');
+  it.each([
+    ['https://auth.example/token', true],
+    ['http://reg.example:5001/token', true],
+    ['http://auth.example/token', false],
+    ['http://127.0.0.1:5000/token', false],
+  ])('When the realm of an http registry is %s, then credentials may go there: %s', (realm, expected) => {
+    expect(realmMayReceiveCredentials(new URL(realm), base)).toBe(expected);
+  });
+
+  it('When the registry is https and its realm on the same host is http, then no credentials go there', () => {
+    expect(realmMayReceiveCredentials(new URL('http://reg.example/token'), new URL('https://reg.example:443'))).toBe(
+      false,
+    );
   });
 });
