@@ -3,6 +3,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './http/deps';
 import { requireBearerToken } from './http/middleware/auth';
 import { errorHandler } from './http/middleware/error-handler';
+import { jsonBody } from './http/middleware/json-body';
 import { httpMetrics } from './http/middleware/metrics';
 import { notFound } from './http/middleware/not-found';
 import { requestLog } from './http/middleware/request-log';
@@ -47,8 +48,8 @@ export function createApp(deps: AppDeps): Express {
     logger.warn('API_TOKENS is empty: every /api route is open to anyone who can reach the port');
   }
 
-  // 1 MB bodies; larger ones and invalid JSON reach the error handler as 5003.
-  app.use(express.json({ limit: '1mb' }));
+  // 1 MB bodies, at most 32 levels deep; larger, deeper or undecodable ones and invalid JSON get 5003.
+  app.use(jsonBody('1mb'));
 
   const openapi = buildOpenApiDocument();
   app.get('/api/openapi.json', (_req, res) => {
