@@ -22,8 +22,9 @@ function replyFor(code: string | undefined): { status: number; detail: string } 
  */
 export function answerClientErrors(server: Server, logger: Logger): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // A reset or a half-written reply leaves nobody to answer.
-    if (err.code === 'ECONNRESET' || !socket.writable || (socket as { _httpMessage?: unknown })._httpMessage) {
+    // A reset, or a reply whose headers already went out (a broken chunk mid-body), leaves nothing to answer.
+    const reply = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || reply?.headersSent) {
       socket.destroy();
       return;
     }

@@ -248,6 +248,14 @@ describe('requests the HTTP parser refuses', () => {
     expect(JSON.parse(res.body)).toMatchObject({ code: 5003, message: 'paramException' });
   });
 
+  it('When a chunked body breaks after the headers were read, then 400 with the envelope', async () => {
+    const res = await raw(
+      Buffer.from('PUT /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
+    );
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 5003, message: 'paramException' });
+  });
+
   it('When the request is not HTTP at all, then 400 with the envelope', async () => {
     const res = await raw(Buffer.from('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n', 'latin1'));
     expect(res.status).toBe(400);
