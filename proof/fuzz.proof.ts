@@ -551,6 +551,7 @@ void runProof('fuzz', async (onExit) => {
       cveId: `CVE-2020-000${i + 1}`,
       scope: 'global',
       reason: 'seed',
+      author: 'fuzz',
     });
     if (r.code === 0) ids.id.push(String(r.data._id));
   }

@@ -125,23 +125,53 @@ async function writeWeights(patch: UpdateWeights): Promise<WeightsSnapshot> {
   }
 }
 
+// Updates through this process write one at a time: 100 concurrent PUTs all retrying for the same
+// ticket kept the database busy with losers; in line, each takes the ticket at its first attempt
+// (other instances still contend through the ticket).
+let writeQueue: Promise<unknown> = Promise.resolve();
+function inLine<T>(fn: () => Promise<T>): Promise<T> {
+  const run = writeQueue.then(fn, fn);
+  writeQueue = run.catch(() => undefined);
+  return run;
+}
+
+// Re-scores in this process, shared: a PUT waits until a re-score with its version (or a newer one)
+// finished, and PUTs that arrive while one runs share the next run instead of one run each.
+let rescoredVersion = -1;
+let rescoring: Promise<void> | null = null;
+
+async function rescoreRun(batchSize: number, ctx: Ctx): Promise<void> {
+  for (let round = 1; ; round++) {
+    const latest = await getVersioned();
+    await rescoreAll(latest.weights, batchSize, ctx);
+    rescoredVersion = Math.max(rescoredVersion, latest.version);
+    // Another instance may have changed the weights while this ran: its own re-score may have
+    // finished first, so the last word must be the newest weights.
+    if (round >= MAX_RESCORE_ROUNDS || (await getVersioned()).version === latest.version) return;
+  }
+}
+
+async function rescoredAtLeast(version: number, batchSize: number, ctx: Ctx): Promise<void> {
+  while (rescoredVersion < version) {
+    if (rescoring) {
+      await rescoring.catch(() => undefined);
+      continue;
+    }
+    rescoring = rescoreRun(batchSize, ctx).finally(() => {
+      rescoring = null;
+    });
+    await rescoring;
+  }
+}
+
 /**
  * Applies a partial update, persists it, and re-scores every stored image before returning, so
- * lists sorted by score are consistent once the reply arrives. When another update landed while
- * this one re-scored, it re-scores again with the newest weights (at most a few rounds), so the
- * last re-score to finish never leaves older weights in the scores. Returns the weights as this
- * update left them, with the version it wrote.
+ * lists sorted by score are consistent once the reply arrives (with these weights or newer ones
+ * written meanwhile). Returns the weights as this update left them, with the version it wrote.
  * Throws ParameterError when no weight would stay above 0 (nothing is written then).
  */
 export async function update(patch: UpdateWeights, opts: { batchSize: number }, ctx: Ctx): Promise<WeightsSnapshot> {
-  const written = await writeWeights(patch);
-  let scored = written;
-  for (let round = 1; ; round++) {
-    await rescoreAll(scored.weights, opts.batchSize, ctx);
-    if (round >= MAX_RESCORE_ROUNDS) break;
-    const latest = await getVersioned();
-    if (latest.version === scored.version) break;
-    scored = latest;
-  }
+  const written = await inLine(() => writeWeights(patch));
+  await rescoredAtLeast(written.version, opts.batchSize, ctx);
   return written;
 }
