@@ -250,7 +250,9 @@ describe('requests the HTTP parser refuses', () => {
 
   it('When a chunked body breaks after the headers were read, then 400 with the envelope', async () => {
     const res = await raw(
-      Buffer.from('PUT /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'),
+      Buffer.from(
+        'PUT /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      ),
     );
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ code: 5003, message: 'paramException' });
