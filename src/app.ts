@@ -3,6 +3,7 @@ import swaggerUi from 'swagger-ui-express';
 import type { AppDeps } from './http/deps';
 import { isLoopbackHost, requireApiToken, tokenId } from './http/middleware/auth';
 import { errorHandler } from './http/middleware/error-handler';
+import { jsonBody } from './http/middleware/json-body';
 import { httpMetrics } from './http/middleware/metrics';
 import { notFound } from './http/middleware/not-found';
 import { rateLimits } from './http/middleware/rate-limit';
@@ -65,8 +66,8 @@ export function createApp(deps: AppDeps): Express {
   const limits = rateLimits(config.rateLimit);
   if (limits.length > 0) app.use('/api', ...limits);
 
-  // 1 MB bodies; larger ones and invalid JSON reach the error handler as 5003.
-  app.use(express.json({ limit: '1mb' }));
+  // 1 MB bodies, at most 32 levels deep; larger, deeper or undecodable ones and invalid JSON get 5003.
+  app.use(jsonBody('1mb'));
 
   const openapi = buildOpenApiDocument();
   app.get('/api/openapi.json', (_req, res) => {

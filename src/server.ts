@@ -7,6 +7,7 @@ import { connectMongo, disconnectMongo, redactUri } from './db/mongo';
 import { startEmbeddedMongo, type EmbeddedMongo } from './db/embedded';
 import { createLogger, type Logger } from './logger';
 import { secretBoxFromConfig } from './crypto/secret-box';
+import { answerClientErrors } from './http/client-error';
 import type { AppDeps } from './http/deps';
 import { alertsFrom } from './modules/alerts';
 import { webhooksFrom } from './modules/webhooks';
@@ -113,6 +114,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once('error', reject);
   });
+  answerClientErrors(server, logger);
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'listening');
 

@@ -26,6 +26,13 @@ function isBodyParserError(e: unknown): e is BodyParserError & Error {
   return e instanceof Error && typeof (e as Partial<BodyParserError>).type === 'string' && 'status' in e;
 }
 
+/** The 4xx status http-errors (body-parser, Express's router) put on a client's fault, else undefined. */
+function clientStatus(e: unknown): number | undefined {
+  if (!(e instanceof Error)) return undefined;
+  const status = (e as { status?: unknown; statusCode?: unknown }).status ?? (e as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
 function isMongoError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   return (
@@ -53,6 +60,18 @@ const RULES: Rule[] = [
   [
     (e) => isBodyParserError(e) && (e.status ?? 500) < 500,
     (e: Error) => new ParameterError(`body: ${e.message}`, { cause: e }),
+  ],
+  [
+    // Express's router: a path parameter whose percent-encoding is not UTF-8 (`/api/suppressions/%FF`).
+    (e) => e instanceof URIError && clientStatus(e) !== undefined,
+    (e: Error) => new ParameterError('path: a parameter is percent-encoded but does not decode to UTF-8', { cause: e }),
+  ],
+  [
+    // body-parser: a gzip/deflate/br body whose bytes are not in that encoding (zlib's Z_* and
+    // brotli's ERR__ERROR_* codes).
+    (e) => clientStatus(e) !== undefined && /^(Z_|ERR__ERROR_|ERR_BROTLI)/.test(String((e as { code?: unknown }).code)),
+    (e: Error) =>
+      new ParameterError('body: does not decode with the encoding its Content-Encoding header names', { cause: e }),
   ],
   [
     (e) => e instanceof mongoose.Error.CastError,

@@ -1,5 +1,8 @@
+import mongoose from 'mongoose';
 import request from 'supertest';
 import { DEFAULT_WEIGHTS } from '../../src/domain/scoring';
+import { LEVELS } from '../../src/domain/severity';
+import { SCORE_CACHE_TTL_MS } from '../../src/modules/score/score.router';
 import { ImageModel } from '../../src/modules/images';
 import { buildImage, insertImages } from '../factories/image.factory';
 import { buildTestApp } from '../helpers/app';
@@ -142,6 +145,80 @@ describe('PUT /api/score', () => {
     const res = await request(app).put('/api/score').set('content-type', 'text/plain').send('high=9');
     expect(res.status).toBe(400);
     expect(res.body.code).toBe(5003);
+  });
+});
+
+describe('concurrent PUT /api/score', () => {
+  const settings = () => mongoose.connection.db!.collection('settings').findOne({ _id: 'score' as never });
+
+  it('When 30 first PUTs arrive at once on an empty database, then all answer 200 and the version counts 30', async () => {
+    const { app } = buildTestApp();
+    const bodies = Array.from({ length: 30 }, (_, i) => ({ [LEVELS[i % 6]]: 100 + i }));
+    const replies = await Promise.all(bodies.map((b) => request(app).put('/api/score').send(b)));
+    expect(replies.map((r) => r.status)).toEqual(Array(30).fill(200));
+    expect(replies.map((r) => r.body.code)).toEqual(Array(30).fill(0));
+    const doc = await settings();
+    expect(doc?.version).toBe(30);
+    // Each level ends with one of the values sent for it: no PUT's key was lost or overwritten by a default.
+    for (const [i, level] of LEVELS.entries()) {
+      const sent = bodies.filter((_, j) => j % 6 === i).map((b) => b[level]);
+      expect(sent).toContain(doc?.[level]);
+    }
+  });
+
+  it('When six partial PUTs of different keys race, then every key keeps its new value', async () => {
+    const { app } = buildTestApp();
+    await request(app).put('/api/score').send({ low: 4 });
+    await Promise.all(
+      LEVELS.map((l, i) =>
+        request(app)
+          .put('/api/score')
+          .send({ [l]: 50 + i }),
+      ),
+    );
+    const res = await request(app).get('/api/score').set('Cache-Control', 'no-cache');
+    expect(res.body.data).toEqual(Object.fromEntries(LEVELS.map((l, i) => [l, 50 + i])));
+    expect((await settings())?.version).toBe(7);
+  });
+
+  it('When two PUTs would each zero the last two positive weights, then exactly one is refused with 5003', async () => {
+    const { app } = buildTestApp();
+    await request(app).put('/api/score').send({ medium: 0, low: 0, negligible: 0, unknown: 0 });
+    const replies = await Promise.all([
+      request(app).put('/api/score').send({ critical: 0 }),
+      request(app).put('/api/score').send({ high: 0 }),
+    ]);
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 400]);
+    const refused = replies.find((r) => r.status === 400)!;
+    expect(refused.body).toEqual({
+      code: 5003,
+      data: 'body: at least one weight must be greater than 0',
+      message: 'paramException',
+    });
+    const doc = await settings();
+    expect([doc?.critical, doc?.high].filter((w) => w > 0)).toHaveLength(1);
+    expect(doc?.version).toBe(2);
+  });
+});
+
+describe('GET /api/score cache', () => {
+  it('When this instance changed the weights, then its next GET shows them at once', async () => {
+    const { app } = buildTestApp();
+    expect((await request(app).get('/api/score')).body.data).toEqual({ ...DEFAULT_WEIGHTS });
+    await request(app).put('/api/score').send({ high: 8 });
+    expect((await request(app).get('/api/score')).body.data).toEqual({ ...DEFAULT_WEIGHTS, high: 8 });
+  });
+
+  it('When another instance changed the weights, then no-cache shows them at once and a plain GET after the TTL', async () => {
+    const a = buildTestApp().app;
+    const b = buildTestApp().app;
+    expect((await request(b).get('/api/score')).body.data).toEqual({ ...DEFAULT_WEIGHTS });
+    await request(a).put('/api/score').send({ medium: 7 });
+    const fresh = await request(b).get('/api/score').set('Cache-Control', 'no-cache');
+    expect(fresh.body.data).toEqual({ ...DEFAULT_WEIGHTS, medium: 7 });
+    await request(a).put('/api/score').send({ medium: 6 });
+    await new Promise((r) => setTimeout(r, SCORE_CACHE_TTL_MS + 50));
+    expect((await request(b).get('/api/score')).body.data).toEqual({ ...DEFAULT_WEIGHTS, medium: 6 });
   });
 });
 

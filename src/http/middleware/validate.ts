@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { z } from 'zod';
 import { ParameterError } from '../../errors/app-error';
 import { formatZodIssues } from '../../errors/to-app-error';
+import { findUnsafeInput } from './json-body';
 
 export interface ValidateSchemas {
   params?: z.ZodType;
@@ -27,6 +28,12 @@ export function validate(schemas: ValidateSchemas): RequestHandler {
       const schema = schemas[part];
       if (!schema) continue;
       const raw: unknown = part === 'body' ? (req.body ?? undefined) : req[part];
+      // Again for bodies a router parsed itself (jsonBody checks the others), and for query and params.
+      const unsafe = findUnsafeInput(raw, part);
+      if (unsafe) {
+        problems.push(unsafe);
+        continue;
+      }
       const result = schema.safeParse(raw);
       if (result.success) input[part] = result.data;
       else problems.push(formatZodIssues(result.error.issues, part));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ObjectIdString, QuerySize } from '../../http/schemas';
+import { ObjectIdString, QueryInt, QuerySize } from '../../http/schemas';
 import { LEVELS } from '../../domain/severity';
 
 const Url = z
@@ -51,7 +51,7 @@ export const WebhookId = z.strictObject({
 export type WebhookId = z.infer<typeof WebhookId>;
 
 export const ListWebhooksQuery = z.strictObject({
-  from: z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(0, 'must be 0 or more').default(0),
+  from: QueryInt(0, 10_000_000, 0),
   size: QuerySize,
 });
 export type ListWebhooksQuery = z.infer<typeof ListWebhooksQuery>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ObjectIdString, QuerySize } from '../../http/schemas';
+import { ObjectIdString, QueryInt, QuerySize } from '../../http/schemas';
 import { SUPPRESSION_SCOPES } from './suppression.model';
 
 /**
@@ -97,12 +97,7 @@ export type SuppressionId = z.infer<typeof SuppressionId>;
 const BoolString = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true');
 
 export const ListSuppressionsQuery = z.strictObject({
-  from: z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be an integer')
-    .min(0, 'must be 0 or more')
-    .max(10_000_000)
-    .default(0),
+  from: QueryInt(0, 10_000_000, 0),
   size: QuerySize,
   cveId: CveId.optional(),
   active: BoolString.optional(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QueryInt as SharedQueryInt } from '../../http/schemas';
 import { LEVELS } from '../../domain/severity';
 import { ImageName, Order, Pagination, Repository, Search, Str, Tag } from '../scanner/scanner.schemas';
 import { CVE_SORT_FIELDS } from './cve-summary.model';
@@ -36,14 +37,7 @@ export const CveId = Str(128)
 export const CveImagesParams = z.strictObject({ cveId: CveId });
 export type CveImagesParams = z.infer<typeof CveImagesParams>;
 
-const QueryInt = (name: string, min: number, max: number, def: number) =>
-  z.coerce
-    .number({ error: 'must be a number' })
-    .int('must be an integer')
-    .min(min, `must be between ${min} and ${max}`)
-    .max(max, `must be between ${min} and ${max}`)
-    .default(def)
-    .meta({ description: name });
+const QueryInt = (name: string, min: number, max: number, def: number) => SharedQueryInt(min, max, def, name);
 
 export const CveImagesQuery = z.strictObject({
   repository: Repository.optional(),

@@ -62,6 +62,34 @@ describe('toAppError', () => {
     expect(e.code).toBe(5003);
   });
 
+  it("When Express's router cannot percent-decode a path parameter, then it is a 5003 naming the path", () => {
+    const uri = Object.assign(new URIError("Failed to decode param '%FF'"), { status: 400, statusCode: 400 });
+    const e = toAppError(uri);
+    expect([e.code, e.httpStatus, e.message]).toEqual([
+      5003,
+      400,
+      'path: a parameter is percent-encoded but does not decode to UTF-8',
+    ]);
+  });
+
+  it('When a URIError carries no client status (a bug in our code), then it stays a 5000', () => {
+    expect(toAppError(new URIError('URI malformed')).code).toBe(5000);
+  });
+
+  it('When a declared Content-Encoding does not decode (zlib error with status 400), then it is a 5003', () => {
+    const zlib = Object.assign(new Error('incorrect header check'), { code: 'Z_DATA_ERROR', errno: -3, status: 400 });
+    const e = toAppError(zlib);
+    expect([e.code, e.message]).toEqual([
+      5003,
+      'body: does not decode with the encoding its Content-Encoding header names',
+    ]);
+  });
+
+  it('When a declared br body does not decode (brotli error with status 400), then it is a 5003', () => {
+    const br = Object.assign(new Error('Decompression failed'), { code: 'ERR__ERROR_FORMAT_PADDING_2', status: 400 });
+    expect(toAppError(br).code).toBe(5003);
+  });
+
   it('When mongoose cannot cast a value, then it is a 5003 naming the path', () => {
     const cast = new mongoose.Error.CastError('ObjectId', 'nope', '_id');
     const e = toAppError(cast);
