@@ -50,7 +50,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       }
       throw e;
     }
-    setReadOnly(await probeReadOnly(token));
+    // Not awaited: the screens show at once; write actions hide when the answer says read-only.
+    void probeReadOnly(token).then(setReadOnly);
     return true;
   }, []);
 
