@@ -17,6 +17,8 @@ export default defineConfig({
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 600,
     rolldownOptions: {
+      // Its report of slow plugins is noise under a loaded CI machine.
+      checks: { pluginTimings: false },
       // react-query marks its modules "use client" (for React Server Components); meaningless in an SPA.
       onwarn(warning, warn) {
         if (warning.code !== 'MODULE_LEVEL_DIRECTIVE') warn(warning);

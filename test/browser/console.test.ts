@@ -1,11 +1,14 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
 // Code passed to page.evaluate runs in the browser: it needs the DOM types.
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { en } from '../../web/src/locales/en';
 import { zh } from '../../web/src/locales/zh';
 import { consoleJsSize } from '../../scripts/console-size';
 import { DEBIAN_PACKAGES } from '../fixtures/clair/debian-packages';
+import { buildTestApp } from '../helpers/app';
 import { debianLayer, pushImage } from '../helpers/oci-image';
 import { startRegistry, type RegistryProcess } from '../helpers/registry-process';
 import { chromeText, launchChromium, screenshot, seriousViolations, startService } from './browser';
@@ -115,21 +118,28 @@ describe('The web console in a real browser (chromium) against the real service,
   it('When an operator adds a registry, scans it, opens an image, sorts and searches its findings, suppresses one, changes weights and switches language, then every screen follows the API', async () => {
     const { context, page } = await newPage('en-US');
 
-    // First screen: measured (reported, not asserted).
+    // First screen, measured (reported, never asserted): a warm-up load, then a fresh context (no cache).
     await page.goto(`${service.base}/`);
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
-    const timing = await page.evaluate(() => {
+    const cold = await newPage('en-US');
+    await cold.page.goto(`${service.base}/`);
+    const rendered = await cold.page.waitForFunction(
+      () => document.querySelector('h1')?.textContent === 'Overview' && performance.now(),
+    );
+    const timing = await cold.page.evaluate(() => {
       const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
       return {
+        responseEnd: nav.responseEnd,
         domInteractive: nav.domInteractive,
         domContentLoaded: nav.domContentLoadedEventEnd,
-        ready: performance.now(),
       };
     });
     process.stderr.write(
-      `[browser] first screen on loopback: domInteractive ${timing.domInteractive.toFixed(0)} ms, ` +
-        `DOMContentLoaded ${timing.domContentLoaded.toFixed(0)} ms, overview rendered ${timing.ready.toFixed(0)} ms\n`,
+      `[browser] first screen on loopback (fresh context): HTML ${timing.responseEnd.toFixed(0)} ms, ` +
+        `domInteractive ${timing.domInteractive.toFixed(0)} ms, DOMContentLoaded ${timing.domContentLoaded.toFixed(0)} ms, ` +
+        `overview rendered ${Number(await rendered.jsonValue()).toFixed(0)} ms\n`,
     );
+    await cold.context.close();
     expect(await page.getAttribute('html', 'lang')).toBe('en');
     await expectSingleLanguage(page, 'en');
     await expectAccessible(page);
@@ -270,6 +280,9 @@ describe('The web console in a real browser (chromium) against the real service,
 
     // Switch to Chinese: every screen in Chinese only, the choice kept across a reload.
     await nav(page, 'Overview').click();
+    await page.getByRole('table').first().locator('tbody tr').nth(2).waitFor();
+    await page.getByText('100.0 % done').waitFor();
+    await screenshot(page, 'overview');
     await page.getByTestId('lang').selectOption('zh');
     await page.getByRole('heading', { level: 1, name: '总览' }).waitFor();
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
@@ -317,7 +330,7 @@ describe('The web console in a real browser (chromium) against the real service,
 
     expect(cspViolations).toEqual([]);
     await context.close();
-  }, 300_000);
+  }, 600_000);
 
   it('When a browser prefers Chinese, then the console starts in Chinese, and keyboard users reach every control', async () => {
     const { context, page } = await newPage('zh-CN');
@@ -348,4 +361,69 @@ describe('The web console in a real browser (chromium) against the real service,
     );
     await context.close();
   }, 120_000);
+  it('When API_TOKENS is set, then the console asks for a token, keeps it for the tab only, and hides writes for a token the API refuses writes to', async () => {
+    const TOKEN = 'browser-test-token-0123456789abcdef';
+    // The same app on another port, with tokens (it shares the running service's database connection).
+    const { app } = buildTestApp({ API_TOKENS: TOKEN, CLAIR_URL: process.env.CLAIR_TEST_URL! });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { context, page } = await newPage('en-US');
+      await page.goto(`${base}/`);
+      await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+      await expectAccessible(page);
+      await screenshot(page, 'token-prompt');
+      await page.getByLabel('API token').fill('wrong-token');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      expect(await page.getByRole('alert').innerText()).toContain('Authentication required or refused');
+      await page.getByLabel('API token').fill(TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem('vulnscan.token'))).toBe(TOKEN);
+      expect(await page.evaluate(() => localStorage.getItem('vulnscan.token'))).toBeNull();
+      await page.reload();
+      await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      await nav(page, 'Registries').click();
+      await page.getByRole('button', { name: 'Add a registry' }).waitFor();
+      expect(await page.getByText('Read-only token').count()).toBe(0);
+      // A new tab (another context) starts without the token.
+      const other = await newPage('en-US');
+      await other.page.goto(`${base}/`);
+      await other.page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+      await other.context.close();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem('vulnscan.token'))).toBeNull();
+
+      // A read-only token (API_READ_TOKENS, built on another branch) is refused writes with 403/5007.
+      // Until that lands here, the refusal of the console's no-op probe stands in for it; every
+      // other call goes to the real service.
+      await page.route('**/api/score', (route) =>
+        route.request().method() === 'PUT'
+          ? route.fulfill({
+              status: 403,
+              contentType: 'application/json',
+              body: JSON.stringify({ code: 5007, message: 'authException', data: 'this token may only read' }),
+            })
+          : route.fallback(),
+      );
+      await page.getByLabel('API token').fill(TOKEN);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByText('Read-only token').waitFor();
+      await nav(page, 'Registries').click();
+      await page.getByRole('heading', { level: 1, name: 'Registries' }).waitFor();
+      await page.getByRole('row').nth(1).waitFor();
+      expect(await page.getByRole('button', { name: 'Add a registry' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: 'Scan now' }).count()).toBe(0);
+      await nav(page, 'Score weights').click();
+      await page.getByLabel('Critical').waitFor();
+      expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+      await context.close();
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 180_000);
 });

@@ -243,6 +243,7 @@ export const en = {
     suppressTitle: 'Suppress a vulnerability',
   },
   history: {
+    time: 'Time',
     title: 'History',
     count: 'Findings',
     none: 'No history yet.',

@@ -245,6 +245,7 @@ export const zh: typeof en = {
     suppressTitle: '豁免漏洞',
   },
   history: {
+    time: '时间',
     title: '历史',
     count: '漏洞数',
     none: '暂无历史。',
