@@ -8,7 +8,9 @@ import e2eSetup from '../e2e/global-setup';
  * so the tests always drive the current web/ sources.
  */
 export default async function globalSetup(): Promise<void> {
+  const reused = Boolean(process.env.MONGO_TEST_URI && process.env.CLAIR_TEST_URL);
   await e2eSetup();
+  (globalThis as { __BROWSER_STARTED_SERVICES__?: boolean }).__BROWSER_STARTED_SERVICES__ = !reused;
   const root = path.resolve(__dirname, '..', '..');
   const started = Date.now();
   execFileSync(
