@@ -10,6 +10,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY web ./web
+# Server (tsc → dist) and web console (vite → dist/console), as npm start does.
 RUN npm run build
 
 FROM ${NODE_IMAGE} AS prod-deps

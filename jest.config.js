@@ -1,6 +1,7 @@
 /**
- * Three tiers: unit (no database), integration (real MongoDB-compatible server, real processes) and
- * e2e (additionally a real Clair v4 on PostgreSQL, started by test/e2e/global-setup.ts).
+ * Four tiers: unit (no database), integration (real MongoDB-compatible server, real processes) and
+ * e2e (additionally a real Clair v4 on PostgreSQL, started by test/e2e/global-setup.ts); browser (the
+ * web console in Debian's chromium, driven by playwright-core, against the e2e setup plus a fresh build).
  */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
@@ -30,6 +31,15 @@ module.exports = {
       globalSetup: '<rootDir>/test/e2e/global-setup.ts',
       globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
       slowTestThreshold: 60,
+    },
+    {
+      displayName: 'browser',
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+      globalSetup: '<rootDir>/test/browser/global-setup.ts',
+      globalTeardown: '<rootDir>/test/browser/global-teardown.ts',
+      slowTestThreshold: 120,
     },
   ],
   testTimeout: 60000,

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
+import { consoleRouter } from './http/console';
 import type { AppDeps } from './http/deps';
 import { isLoopbackHost, requireApiToken, tokenId } from './http/middleware/auth';
 import { errorHandler } from './http/middleware/error-handler';
@@ -36,6 +37,9 @@ export function createApp(deps: AppDeps): Express {
 
   // Probes and the Prometheus scraper stay outside /api and need no token.
   app.use(opsRouter(deps));
+
+  // The web console (static files, no token: it asks for one and sends it to /api itself).
+  app.use(consoleRouter());
 
   // Registry webhooks carry their own shared secret (WEBHOOK_SECRET), not an API token: mounted before the /api check.
   app.use('/api/webhooks', databaseGate(), webhooksRouter(deps));
