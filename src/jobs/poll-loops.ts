@@ -12,6 +12,8 @@ export interface PollLoops {
   start(): void;
   /** Stops asking for work, wakes every sleeping loop, and waits for loops in flight up to `graceMs`. */
   stop(graceMs: number): Promise<void>;
+  /** Wakes every sleeping loop now (work was just queued in this process), instead of after `pollMs`. */
+  wake(): void;
   readonly running: boolean;
 }
 
@@ -82,6 +84,9 @@ export function createPollLoops(opts: {
       for (const wake of [...wakers]) wake();
       const all = Promise.allSettled(loops.splice(0));
       await Promise.race([all, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    },
+    wake() {
+      for (const w of [...wakers]) w();
     },
     get running() {
       return running;

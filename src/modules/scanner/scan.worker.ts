@@ -32,6 +32,8 @@ export interface ScanWorker {
   runOnce(): Promise<boolean>;
   /** Resolves when no job is claimable and none is running here. */
   drain(timeoutMs: number): Promise<void>;
+  /** Jobs were just queued in this process: idle loops look for them now rather than after SCAN_POLL_MS. */
+  wake(): void;
 }
 
 /** Errors that another attempt will not fix: the image or registry is gone, the input is bad. */
@@ -272,6 +274,7 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
       log.info({ concurrency: deps.scan.concurrency, instance: deps.instance }, 'scan worker started');
     },
     stop: (graceMs = 5000) => loops.stop(graceMs),
+    wake: () => loops.wake(),
     runOnce,
     async drain(timeoutMs) {
       const until = Date.now() + timeoutMs;

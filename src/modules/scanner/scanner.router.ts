@@ -65,7 +65,9 @@ export function scannerFrom(deps: AppDeps): Scanner {
   const registries = registriesServiceFrom(deps);
   const instance = deps.instanceId ?? instanceId();
   const scan = deps.config.scan;
-  const service = createScannerService({ registries, clair, scan, instance });
+  // The worker is built after the service; discoveries wake its idle loops through this late binding.
+  let wakeWorker = () => {};
+  const service = createScannerService({ registries, clair, scan, instance, onQueued: () => wakeWorker() });
   const alerts = alertsFrom(deps).service;
   const worker = createScanWorker({
     registries,
@@ -76,6 +78,7 @@ export function scannerFrom(deps: AppDeps): Scanner {
     instance,
     alerts,
   });
+  wakeWorker = () => worker.wake();
   const refresher = createRefresher({ clair, scan, logger: deps.logger, instance, alerts });
   s = {
     service,

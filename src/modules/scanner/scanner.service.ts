@@ -39,6 +39,8 @@ export interface ScannerDeps {
   scan: Config['scan'];
   /** Owner id of this instance's leases. */
   instance: string;
+  /** Called when a discovery queued jobs (wakes this process's idle scan loops, so scanning starts while discovery goes on). */
+  onQueued?: () => void;
 }
 
 export interface DiscoveryResult {
@@ -276,6 +278,7 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
         await applySummary(j.digest, j.result!, weights, j.finishedAt ?? now, { scanStatus: { $ne: 'done' } });
       }
     }
+    if (queued > 0) deps.onQueued?.();
     ctx.log.debug({ registry: key, digests: digests.length, queued, reused: reuse.length }, 'scan jobs ensured');
     return queued;
   }

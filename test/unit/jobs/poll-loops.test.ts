@@ -42,6 +42,22 @@ describe('createPollLoops', () => {
     await loops.stop(10);
   });
 
+  it('When loops sleep and wake is called, then each asks for work again without waiting out pollMs', async () => {
+    const runOnce = jest.fn(async () => false);
+    const loops = createPollLoops({ count: 2, pollMs: 60_000, runOnce, onError: jest.fn() });
+    loops.start();
+    await flush();
+    expect(runOnce).toHaveBeenCalledTimes(2);
+
+    loops.wake();
+    await flush();
+
+    // No timer was advanced: only the wake-up can have brought the second round.
+    expect(runOnce).toHaveBeenCalledTimes(4);
+    expect(loops.running).toBe(true);
+    await loops.stop(10);
+  });
+
   it('When runOnce keeps throwing, then onError gets each error with its count and the loop backs off exponentially up to the cap', async () => {
     const boom = new Error('database away');
     const runOnce = jest.fn().mockRejectedValue(boom);
