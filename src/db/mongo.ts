@@ -51,11 +51,12 @@ export function onDatabaseUp(fn: () => void): () => void {
   return () => tracker.off('up', fn);
 }
 
-/** Throws DatabaseError (5005) at once when the driver knows the database is away. */
+/**
+ * Throws DatabaseError (5005) at once when the driver knows the database is away. The message is
+ * fixed (no driver text, hosts or ports reach a reply); the reason is logged once when it changes.
+ */
 export function assertDatabaseUp(): void {
-  if (!tracker.up) {
-    throw new DatabaseError(`the database is unavailable (${tracker.reason ?? 'no server answers'})`);
-  }
+  if (!tracker.up) throw new DatabaseError('the database is unavailable; retry later');
 }
 
 /** True when the error means the database cannot be reached (as opposed to a refused operation). */

@@ -43,7 +43,7 @@ export async function readiness(deps: ReadinessDeps, ctx: Ctx): Promise<Readines
 async function readDatabase(timeoutMs: number): Promise<boolean> {
   const state = databaseState();
   // The driver already knows: answer at once instead of waiting for a server selection to time out.
-  if (!state.up) throw new Error(`the driver reports the database down (${state.reason ?? 'no server answers'})`);
+  if (!state.up) throw new Error('the driver reports the database down');
   const conn = mongoose.connection;
   // Without this check a read on a closed connection would wait for the driver's selection timeout.
   if (conn.readyState !== mongoose.ConnectionStates.connected || !conn.db) {
@@ -67,7 +67,9 @@ async function probe(name: string, check: () => Promise<boolean>, timeoutMs: num
   } catch (err) {
     // Probes run every few seconds; the request line already records the 503.
     ctx.log.debug({ err, dependency: name }, 'readiness probe failed');
-    return (err as Error).message;
+    // Our own messages as they are; a driver's error only by its name (no hosts or raw driver text in a reply).
+    const e = err as Error;
+    return e.name === 'Error' ? e.message : `the read failed (${e.name})`;
   } finally {
     clearTimeout(timer);
   }
