@@ -151,14 +151,16 @@ describe('PUT /api/score', () => {
 describe('concurrent PUT /api/score', () => {
   const settings = () => mongoose.connection.db!.collection('settings').findOne({ _id: 'score' as never });
 
-  it('When 30 first PUTs arrive at once on an empty database, then all answer 200 and the version counts 30', async () => {
+  it('When 30 first PUTs arrive at once on an empty database, then all answer 200 and none is lost', async () => {
     const { app } = buildTestApp();
     const bodies = Array.from({ length: 30 }, (_, i) => ({ [LEVELS[i % 6]]: 100 + i }));
     const replies = await Promise.all(bodies.map((b) => request(app).put('/api/score').send(b)));
     expect(replies.map((r) => r.status)).toEqual(Array(30).fill(200));
     expect(replies.map((r) => r.body.code)).toEqual(Array(30).fill(0));
     const doc = await settings();
-    expect(doc?.version).toBe(30);
+    // PUTs arriving while a write is under way share the next write (and its version).
+    expect(doc?.version).toBeGreaterThanOrEqual(2);
+    expect(doc?.version).toBeLessThanOrEqual(30);
     // Each level ends with one of the values sent for it: no PUT's key was lost or overwritten by a default.
     for (const [i, level] of LEVELS.entries()) {
       const sent = bodies.filter((_, j) => j % 6 === i).map((b) => b[level]);
@@ -178,7 +180,7 @@ describe('concurrent PUT /api/score', () => {
     );
     const res = await request(app).get('/api/score').set('Cache-Control', 'no-cache');
     expect(res.body.data).toEqual(Object.fromEntries(LEVELS.map((l, i) => [l, 50 + i])));
-    expect((await settings())?.version).toBe(7);
+    expect((await settings())?.version).toBeGreaterThanOrEqual(2);
   });
 
   it('When two PUTs would each zero the last two positive weights, then exactly one is refused with 5003', async () => {

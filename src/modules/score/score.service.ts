@@ -82,35 +82,50 @@ const WRITE_DEADLINE_MS = 15_000;
 /** A ticket older than this belongs to an instance that died mid-update; the next writer removes it. */
 const TICKET_STALE_MS = 10_000;
 
+interface GroupWrite {
+  snapshot: WeightsSnapshot;
+  /** Per patch, in order: true when it was refused (it would have left no weight above 0). */
+  refused: boolean[];
+}
+
 /**
- * Writes only the sent keys and moves `version` from v to v + 1, with one writer per version:
- * FerretDB 1.x runs an update as read-then-write of the whole document (concurrent `$set`s of
- * different keys and `$inc`s were lost, and two first upserts collided on `_id`), so a writer first
- * takes the ticket `score:<v+1>` (an insert against a unique `_id`, atomic on MongoDB and FerretDB
- * alike, src/db/claim.ts), then updates guarded by `version: v`. A writer that loses either step
- * reads again and retries, so no update's keys are lost and every update gets its own version.
- * Throws ParameterError when no weight would stay above 0 (checked against the version written over),
- * ConflictError when other writers kept winning for WRITE_DEADLINE_MS.
+ * Writes `patches` (applied in order) as one update: only the sent keys, and `version` moves from v
+ * to v + 1, with one writer per version. FerretDB 1.x runs an update as read-then-write of the
+ * whole document (concurrent `$set`s of different keys and `$inc`s were lost, and two first upserts
+ * collided on `_id`), so a writer first takes the ticket `score:<v+1>` (an insert against a unique
+ * `_id`, atomic on MongoDB and FerretDB alike, src/db/claim.ts), then updates guarded by
+ * `version: v`. A writer that loses either step reads again and retries, so no update's keys are
+ * lost. A patch that would leave no weight above 0 (checked against the version written over, after
+ * the patches before it) is refused and left out. Throws ConflictError when other writers kept
+ * winning for WRITE_DEADLINE_MS.
  */
-async function writeWeights(patch: UpdateWeights): Promise<WeightsSnapshot> {
+async function writeWeights(patches: UpdateWeights[]): Promise<GroupWrite> {
   const owner = randomUUID();
   const deadline = Date.now() + WRITE_DEADLINE_MS;
   for (;;) {
     const doc = await ScoreSettingsModel.findById('score').lean<StoredWeights>();
     const version = doc?.version ?? 0;
-    const next = { ...pickWeights(doc), ...patch };
-    if (!LEVELS.some((l) => next[l] > 0)) {
-      throw new ParameterError('body: at least one weight must be greater than 0');
-    }
+    let next = pickWeights(doc);
+    const merged: UpdateWeights = {};
+    const refused = patches.map((p) => {
+      const candidate = { ...next, ...p };
+      if (!LEVELS.some((l) => candidate[l] > 0)) return true;
+      next = candidate;
+      Object.assign(merged, p);
+      return false;
+    });
+    if (!Object.keys(merged).length) return { snapshot: { weights: next, version }, refused };
     const ticket = `score:${version + 1}`;
     if (await takeTicket(ticket, owner, TICKET_STALE_MS)) {
       try {
         const res = await ScoreSettingsModel.updateOne(
           { _id: 'score', version: seqIs(version) as number },
-          { $set: { ...patch, version: version + 1 } },
+          { $set: { ...merged, version: version + 1 } },
           { upsert: true },
         );
-        if (res.matchedCount + res.upsertedCount > 0) return { weights: next, version: version + 1 };
+        if (res.matchedCount + res.upsertedCount > 0) {
+          return { snapshot: { weights: next, version: version + 1 }, refused };
+        }
       } catch (err) {
         // The guarded upsert matched nothing and tried an insert: another writer moved the version on.
         if (!isDuplicateKey(err)) throw err;
@@ -125,53 +140,87 @@ async function writeWeights(patch: UpdateWeights): Promise<WeightsSnapshot> {
   }
 }
 
-// Updates through this process write one at a time: 100 concurrent PUTs all retrying for the same
-// ticket kept the database busy with losers; in line, each takes the ticket at its first attempt
-// (other instances still contend through the ticket).
-let writeQueue: Promise<unknown> = Promise.resolve();
-function inLine<T>(fn: () => Promise<T>): Promise<T> {
-  const run = writeQueue.then(fn, fn);
-  writeQueue = run.catch(() => undefined);
-  return run;
+// Updates through this process are written by one writer, a group at a time: 100 concurrent PUTs
+// each retrying for the same ticket kept the database busy with losers, and one at a time they
+// queued for seconds. Every PUT that arrives while a write is under way joins the next group, which
+// is one database update (other instances still contend through the ticket).
+interface Pending {
+  patch: UpdateWeights;
+  resolve: (r: { snapshot: WeightsSnapshot; refused: boolean }) => void;
+  reject: (err: unknown) => void;
+}
+let pending: Pending[] = [];
+let writing = false;
+
+async function drainWrites(): Promise<void> {
+  if (writing) return;
+  writing = true;
+  try {
+    while (pending.length) {
+      const group = pending;
+      pending = [];
+      try {
+        const { snapshot, refused } = await writeWeights(group.map((g) => g.patch));
+        group.forEach((g, i) => g.resolve({ snapshot, refused: refused[i] }));
+      } catch (err) {
+        for (const g of group) g.reject(err);
+      }
+    }
+  } finally {
+    writing = false;
+  }
 }
 
-// Re-scores in this process, shared: a PUT waits until a re-score with its version (or a newer one)
-// finished, and PUTs that arrive while one runs share the next run instead of one run each.
-let rescoredVersion = -1;
+function queueWrite(patch: UpdateWeights): Promise<{ snapshot: WeightsSnapshot; refused: boolean }> {
+  return new Promise((resolve, reject) => {
+    pending.push({ patch, resolve, reject });
+    void drainWrites();
+  });
+}
+
+// Re-scores in this process, shared: a PUT waits for a re-score that started after its write, and
+// PUTs that arrive while one runs share the next run instead of one run each. (Runs are counted
+// rather than versions compared, so an emptied database starting again at version 1 is re-scored.)
+let runsStarted = 0;
+let runsDone = 0;
 let rescoring: Promise<void> | null = null;
 
 async function rescoreRun(batchSize: number, ctx: Ctx): Promise<void> {
   for (let round = 1; ; round++) {
     const latest = await getVersioned();
     await rescoreAll(latest.weights, batchSize, ctx);
-    rescoredVersion = Math.max(rescoredVersion, latest.version);
     // Another instance may have changed the weights while this ran: its own re-score may have
     // finished first, so the last word must be the newest weights.
     if (round >= MAX_RESCORE_ROUNDS || (await getVersioned()).version === latest.version) return;
   }
 }
 
-async function rescoredAtLeast(version: number, batchSize: number, ctx: Ctx): Promise<void> {
-  while (rescoredVersion < version) {
+async function rescoredAfterNow(batchSize: number, ctx: Ctx): Promise<void> {
+  const needed = runsStarted + 1;
+  while (runsDone < needed) {
     if (rescoring) {
       await rescoring.catch(() => undefined);
       continue;
     }
+    const seq = ++runsStarted;
     rescoring = rescoreRun(batchSize, ctx).finally(() => {
       rescoring = null;
     });
     await rescoring;
+    runsDone = Math.max(runsDone, seq);
   }
 }
 
 /**
  * Applies a partial update, persists it, and re-scores every stored image before returning, so
  * lists sorted by score are consistent once the reply arrives (with these weights or newer ones
- * written meanwhile). Returns the weights as this update left them, with the version it wrote.
+ * written meanwhile). Returns the weights and version after the write that carried this update
+ * (concurrent PUTs through this process may share one write, and then one version).
  * Throws ParameterError when no weight would stay above 0 (nothing is written then).
  */
 export async function update(patch: UpdateWeights, opts: { batchSize: number }, ctx: Ctx): Promise<WeightsSnapshot> {
-  const written = await inLine(() => writeWeights(patch));
-  await rescoredAtLeast(written.version, opts.batchSize, ctx);
-  return written;
+  const { snapshot, refused } = await queueWrite(patch);
+  if (refused) throw new ParameterError('body: at least one weight must be greater than 0');
+  await rescoredAfterNow(opts.batchSize, ctx);
+  return snapshot;
 }
