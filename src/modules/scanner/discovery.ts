@@ -187,7 +187,7 @@ export async function markVanished(key: string, seenAt: Date, image?: string): P
 function registryUnavailable(err: unknown): boolean {
   return (
     err instanceof AppError &&
-    /answered HTTP (5\d\d|429)|connection refused|no answer from|reset the connection|unreachable|cannot resolve/i.test(
+    /answered HTTP (5\d\d|429)|connection refused|closed the connection|no answer from|reset the connection|unreachable|cannot resolve/i.test(
       err.message,
     )
   );
