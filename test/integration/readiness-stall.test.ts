@@ -31,7 +31,7 @@ describe('GET /readyz when the database answers ping but not queries', () => {
     const { app } = buildTestApp();
     expect((await request(app).get('/readyz')).body).toEqual({
       code: 0,
-      data: { database: true, clair: null },
+      data: { database: true, clair: null, auth: 'open' },
       message: 'ok',
     });
 

@@ -161,6 +161,11 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
       const indexState = deps.clair.indexState ? await deps.clair.indexState(ctx).catch(() => null) : null;
       const now = new Date();
       const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now }, ctx);
+      // The image's summary before the job's `done`: a crash (or a database outage) between the two
+      // then leaves the job running, so its lease expires and it is scanned again; the other order
+      // left a done job beside an image stuck in `scanning` for good.
+      await applySummary(job.digest, stored.summary, await scoreService.get(), now);
+      await recordScan(job.digest, now);
       const owned = await ScanJobModel.updateOne(
         { _id: job._id, leaseOwner: deps.instance },
         {
@@ -176,8 +181,6 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
           },
         },
       );
-      await applySummary(job.digest, stored.summary, await scoreService.get(), now);
-      await recordScan(job.digest, now);
       await deps.alerts?.newFindings(job.digest, stored.newFindings, ctx);
       scanDurationHistogram.observe((Date.now() - started) / 1000);
       ctx.log.info(
