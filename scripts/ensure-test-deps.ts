@@ -9,6 +9,7 @@ import { createLogger } from '../src/logger';
  * fresh Debian/Ubuntu machine, or says in ONE line what is missing and how to get it.
  *
  * - Debian's `docker-registry` and `htpasswd` (registry processes in the integration tier);
+ * - Debian's `chromium` and a CJK font (the browser tier);
  * - PostgreSQL answering on 127.0.0.1:5432 as `postgres` without a password, and `psql` (Clair's database);
  * - the Clair and FerretDB binaries, built once from tools/ with Go and cached under ~/.cache/vulnscan.
  *
@@ -36,6 +37,10 @@ function aptInstall(pkgs: string[]): boolean {
   });
   return r.status === 0;
 }
+
+/** True when Debian's package `pkg` is installed (false where there is no dpkg). */
+const debInstalled = (pkg: string) =>
+  run('dpkg-query', ['-W', '-f=${Status}', pkg]).stdout?.includes('install ok installed') ?? false;
 
 const pgReady = () => has('pg_isready') && run('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q']).status === 0;
 
@@ -70,9 +75,15 @@ function main(): void {
     ['htpasswd', 'apache2-utils'],
     ['psql', 'postgresql-client'],
   ];
+  // The browser tier (test/browser) drives Debian's chromium through playwright-core; a CJK font makes
+  // the Chinese screens render (CHROMIUM_PATH names another browser and skips both).
+  if (!process.env.CHROMIUM_PATH) pkgs.push(['chromium', 'chromium']);
   const absent = pkgs.filter(([cmd]) => !has(cmd));
-  if (absent.length) aptInstall(absent.map(([, pkg]) => pkg));
+  const wantFont = !process.env.CHROMIUM_PATH && !debInstalled('fonts-wqy-zenhei');
+  const toInstall = [...absent.map(([, pkg]) => pkg), ...(wantFont ? ['fonts-wqy-zenhei'] : [])];
+  if (toInstall.length) aptInstall(toInstall);
   for (const [cmd, pkg] of absent) if (!has(cmd)) missing.push(`${cmd} (apt-get install ${pkg})`);
+  if (wantFont && !debInstalled('fonts-wqy-zenhei')) missing.push('a CJK font (apt-get install fonts-wqy-zenhei)');
 
   // PostgreSQL for Clair; an external one on 127.0.0.1:5432 counts too.
   if (!pgReady()) {
