@@ -62,9 +62,9 @@ describe('GET /readyz', () => {
   it('When the Clair ping hangs, then readiness gives up after the timeout and reports false', async () => {
     const hang = () => new Promise<boolean>(() => undefined);
     const t0 = Date.now();
-    const ready = await opsService.readiness({ clairPing: hang, timeoutMs: 50 }, { log: createLogger('silent') });
+    const ready = await opsService.readiness({ clairPing: hang, timeoutMs: 500 }, { log: createLogger('silent') });
     expect(ready).toEqual({ database: true, clair: false, auth: 'open', databaseProblem: null });
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('When the database is disconnected, then 503 with code 5005 and the Clair state in the detail', async () => {

@@ -30,9 +30,12 @@ describe('server start and stop', () => {
     const uri = new URL(process.env.MONGO_TEST_URI!);
     uri.pathname = '/t_server_inflight';
     const running = await start({ MONGODB_URI: uri.toString(), PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+    // Stop only once the server has the request: a fixed pause lost the race on a loaded machine
+    // (the connection was refused, ECONNRESET, before the request was ever in flight).
+    const arrived = new Promise<void>((r) => running.server.once('request', () => r()));
     const pending = request(running.server).put('/api/score').send({ low: 5 });
     const answer = pending.then((r) => r.body.code);
-    await new Promise((r) => setTimeout(r, 5));
+    await arrived;
     await running.stop('test');
     await expect(answer).resolves.toBe(0);
   });
