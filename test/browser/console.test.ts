@@ -361,25 +361,39 @@ describe('The web console in a real browser (chromium) against the real service,
     );
     await context.close();
   }, 120_000);
-  it('When API_TOKENS is set, then the console asks for a token, keeps it for the tab only, and hides writes for a token the API refuses writes to', async () => {
+  it('When API_TOKENS and API_READ_TOKENS are set, then the console asks for a token, keeps it for the tab only, hides writes for a read token and shows them for a full one', async () => {
     const TOKEN = 'browser-test-token-0123456789abcdef';
-    // The same app on another port, with tokens (it shares the running service's database connection).
-    const { app } = buildTestApp({ API_TOKENS: TOKEN, CLAIR_URL: process.env.CLAIR_TEST_URL! });
+    const READ_TOKEN = 'browser-test-read-token-0123456789abcdef';
+    // The same app on another port, with a full and a read token (the real auth middleware, no stub).
+    // It shares the running service's database connection: the service keeps one mongoose connection
+    // per process, so a second start() here could not have a database of its own.
+    const { app } = buildTestApp({
+      API_TOKENS: TOKEN,
+      API_READ_TOKENS: READ_TOKEN,
+      CLAIR_URL: process.env.CLAIR_TEST_URL!,
+    });
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // A registry to read (the first test adds one; run alone, this test adds it).
+    if ((await api<unknown[]>('GET', '/api/repository')).length === 0) {
+      await api('POST', '/api/repository', { repository: '127.0.0.1', port: registry.port, kind: 'registry' });
+    }
+    async function signIn(page: Page, token: string): Promise<void> {
+      await page.getByLabel('API token').fill(token);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+    }
     try {
       const { context, page } = await newPage('en-US');
       await page.goto(`${base}/`);
       await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
       await expectAccessible(page);
       await screenshot(page, 'token-prompt');
-      await page.getByLabel('API token').fill('wrong-token');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await signIn(page, 'wrong-token');
       expect(await page.getByRole('alert').innerText()).toContain('Authentication required or refused');
-      await page.getByLabel('API token').fill(TOKEN);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+      await signIn(page, TOKEN);
       await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
       expect(await page.evaluate(() => sessionStorage.getItem('vulnscan.token'))).toBe(TOKEN);
       expect(await page.evaluate(() => localStorage.getItem('vulnscan.token'))).toBeNull();
@@ -397,21 +411,13 @@ describe('The web console in a real browser (chromium) against the real service,
       await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
       expect(await page.evaluate(() => sessionStorage.getItem('vulnscan.token'))).toBeNull();
 
-      // A read-only token (API_READ_TOKENS, built on another branch) is refused writes with 403/5007.
-      // Until that lands here, the refusal of the console's no-op probe stands in for it; every
-      // other call goes to the real service.
-      await page.route('**/api/score', (route) =>
-        route.request().method() === 'PUT'
-          ? route.fulfill({
-              status: 403,
-              contentType: 'application/json',
-              body: JSON.stringify({ code: 5007, message: 'authException', data: 'this token may only read' }),
-            })
-          : route.fallback(),
-      );
-      await page.getByLabel('API token').fill(TOKEN);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      // The read token (API_READ_TOKENS): the service answers its writes 403 (5007); reads work and
+      // every write action is hidden.
+      await signIn(page, READ_TOKEN);
       await page.getByText('Read-only token').waitFor();
+      await nav(page, 'Overview').click();
+      await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      expect(await page.getByRole('button', { name: 'Scan all registries' }).count()).toBe(0);
       await nav(page, 'Registries').click();
       await page.getByRole('heading', { level: 1, name: 'Registries' }).waitFor();
       await page.getByRole('row').nth(1).waitFor();
@@ -421,6 +427,22 @@ describe('The web console in a real browser (chromium) against the real service,
       await nav(page, 'Score weights').click();
       await page.getByLabel('Critical').waitFor();
       expect(await page.getByRole('button', { name: 'Save' }).count()).toBe(0);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
+
+      // The full token again: the same screens show their write actions.
+      await signIn(page, TOKEN);
+      await nav(page, 'Overview').click();
+      await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      await page.getByRole('button', { name: 'Scan all registries' }).waitFor();
+      expect(await page.getByText('Read-only token').count()).toBe(0);
+      await nav(page, 'Registries').click();
+      await page.getByRole('button', { name: 'Add a registry' }).waitFor();
+      await page.getByRole('row').nth(1).waitFor();
+      expect(await page.getByRole('button', { name: 'Delete' }).count()).toBeGreaterThan(0);
+      expect(await page.getByRole('button', { name: 'Scan now' }).count()).toBeGreaterThan(0);
+      await nav(page, 'Score weights').click();
+      await page.getByRole('button', { name: 'Save' }).waitFor();
       await context.close();
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
