@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import mongoose from 'mongoose';
 import type { MongoClient } from 'mongodb';
-import { DatabaseError } from '../errors/app-error';
+import { DATABASE_UNAVAILABLE, DatabaseError } from '../errors/app-error';
 import type { Logger } from '../logger';
 
 /** Strips credentials from a MongoDB URI so it can be logged. */
@@ -56,7 +56,7 @@ export function onDatabaseUp(fn: () => void): () => void {
  * fixed (no driver text, hosts or ports reach a reply); the reason is logged once when it changes.
  */
 export function assertDatabaseUp(): void {
-  if (!tracker.up) throw new DatabaseError('the database is unavailable; retry later');
+  if (!tracker.up) throw new DatabaseError(DATABASE_UNAVAILABLE);
 }
 
 /** True when the error means the database cannot be reached (as opposed to a refused operation). */

@@ -56,6 +56,13 @@ export class NotFoundError extends AppError {
     super('NotFoundError', message, options);
   }
 }
+/**
+ * The one reply text of a 5005, whether the driver already knew the database was away (fast fail) or
+ * an operation failed on it: a client sees the same actionable message either way.
+ */
+export const DATABASE_UNAVAILABLE =
+  'the database is unavailable or failed; check that MongoDB is running and reachable, then retry';
+
 export class DatabaseError extends AppError {
   constructor(message: string, options?: AppErrorOptions) {
     super('DatabaseError', message, options);

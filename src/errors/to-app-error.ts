@@ -1,6 +1,14 @@
 import mongoose from 'mongoose';
 import { ZodError, type core } from 'zod';
-import { AppError, ConflictError, DatabaseError, InternalError, NotFoundError, ParameterError } from './app-error';
+import {
+  AppError,
+  ConflictError,
+  DATABASE_UNAVAILABLE,
+  DatabaseError,
+  InternalError,
+  NotFoundError,
+  ParameterError,
+} from './app-error';
 
 /** Renders zod issues as "path: reason" lines a person can act on; `root` prefixes each path. */
 export function formatZodIssues(issues: readonly core.$ZodIssue[], root?: string): string {
@@ -95,13 +103,7 @@ const RULES: Rule[] = [
     (e) => isMongoError(e) && (e as { code?: number }).code === 11000,
     (e: Error) => new ConflictError('a record with the same key already exists', { cause: e }),
   ],
-  [
-    isMongoError,
-    (e: Error) =>
-      new DatabaseError('the database is unavailable or failed; check that MongoDB is running and reachable', {
-        cause: e,
-      }),
-  ],
+  [isMongoError, (e: Error) => new DatabaseError(DATABASE_UNAVAILABLE, { cause: e })],
 ];
 
 /** Translates any thrown value into an AppError, once, at the HTTP edge or in a job. */

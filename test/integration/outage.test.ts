@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DATABASE_UNAVAILABLE } from '../../src/errors/app-error';
 import { startFerret, type FerretProcess } from '../../proof/lib/ferretdb';
 import { sleep, waitFor } from '../../proof/lib/proc';
 import { startService, type ServiceProcess } from '../../proof/lib/service';
@@ -100,7 +101,7 @@ describe('When the database is killed for longer than the server selection timeo
     // Assert: the outage was a state, not a crash.
     expect(down).toEqual({
       status: 503,
-      body: { code: 5005, data: 'the database is unavailable; retry later', message: 'dbException' },
+      body: { code: 5005, data: DATABASE_UNAVAILABLE, message: 'dbException' },
     });
     expect(readyWhileDown.status).toBe(503);
     expect(readyWhileDown.body.code).toBe(5005);

@@ -67,9 +67,13 @@ async function probe(name: string, check: () => Promise<boolean>, timeoutMs: num
   } catch (err) {
     // Probes run every few seconds; the request line already records the 503.
     ctx.log.debug({ err, dependency: name }, 'readiness probe failed');
-    // Our own messages as they are; a driver's error only by its name (no hosts or raw driver text in a reply).
+    // Our own messages as they are; a driver's error only by its kind (no hosts, raw driver text or
+    // driver class names in a reply: the log has the detail).
     const e = err as Error;
-    return e.name === 'Error' ? e.message : `the read failed (${e.name})`;
+    if (e.name === 'Error') return e.message;
+    return /network|timeout|selection/i.test(e.name)
+      ? 'the read got no answer (connection lost or timed out)'
+      : 'the read failed';
   } finally {
     clearTimeout(timer);
   }
