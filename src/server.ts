@@ -92,7 +92,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   });
   // Registry webhooks are answered once stored; this worker discovers them (before the scheduler stops, after the scanner).
   const inbox = webhooksFrom(deps).worker;
-  inbox.start();
+  if (config.webhookInbox.worker) inbox.start();
   cleanup.unshift({
     label: 'webhook inbox worker',
     run: () => inbox.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)),

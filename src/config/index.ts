@@ -130,6 +130,7 @@ const Env = z.object({
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   RATE_LIMIT_WRITES: z.coerce.number().int().min(0).max(1_000_000).default(600),
   RATE_LIMIT_SCANS: z.coerce.number().int().min(0).max(1_000_000).default(60),
+  WEBHOOK_INBOX_WORKER: z.enum(['true', 'false'], { error: 'must be true or false' }).default('true'),
   WEBHOOK_INBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   WEBHOOK_INBOX_RETENTION_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
 });
@@ -311,6 +312,8 @@ export interface Config {
     readonly scans: number;
   };
   readonly webhookInbox: {
+    /** Whether this instance runs the inbox worker (WEBHOOK_INBOX_WORKER); pushes are stored either way. */
+    readonly worker: boolean;
     /** How often the inbox worker looks for stored push events. */
     readonly pollMs: number;
     /** Processed events are kept this long (idempotency by event id holds for that long). */
@@ -415,6 +418,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxApiResponseBytes: e.OUTBOUND_MAX_API_RESPONSE_MB * 1024 * 1024,
     },
     rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, writes: e.RATE_LIMIT_WRITES, scans: e.RATE_LIMIT_SCANS },
-    webhookInbox: { pollMs: e.WEBHOOK_INBOX_POLL_MS, retentionHours: e.WEBHOOK_INBOX_RETENTION_HOURS },
+    webhookInbox: {
+      worker: e.WEBHOOK_INBOX_WORKER === 'true',
+      pollMs: e.WEBHOOK_INBOX_POLL_MS,
+      retentionHours: e.WEBHOOK_INBOX_RETENTION_HOURS,
+    },
   });
 }
