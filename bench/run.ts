@@ -1,6 +1,7 @@
 import { embeddedBench } from './embedded.bench';
 import { benchDb, report } from './lib';
 import { pipelineBench } from './pipeline.bench';
+import { scanBench } from './scan.bench';
 import { scannerBench } from './scanner.bench';
 import { scoreBench } from './score.bench';
 import { vulnerabilitiesBench } from './vulnerabilities.bench';
@@ -11,6 +12,8 @@ import { vulnerabilitiesBench } from './vulnerabilities.bench';
 // BENCH_QUERIES=0 skips the query timings (seed and storeReport only).
 // Suite "pipeline" (only when named): discovery of BENCH_DISCOVERY_REPOS x BENCH_DISCOVERY_TAGS tags in a real
 // registry, first and unchanged second run, registry requests per tag (issue 16).
+// Suite "scan" (only when named; also part of "pipeline"): BENCH_SCAN_IMAGES (60) new images through Clair alone,
+// the service and clairctl at BENCH_SCAN_CONCURRENCY (2), with the ratios (issue 16 item 6).
 // Suite "embedded" (only when named): re-score and storeReport sizes the embedded FerretDB must take (issue 16).
 // Suite "vulnerabilities": BENCH_CVE_IMAGES (100000), BENCH_FINDINGS (1000000), BENCH_CVES (20000), BENCH_RUNS (200).
 async function main(): Promise<void> {
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
     }
     if (suites.includes('embedded')) await embeddedBench();
     if (suites.includes('pipeline')) await pipelineBench();
+    if (suites.includes('pipeline') || suites.includes('scan')) await scanBench(db.uri);
     if (want('vulnerabilities')) {
       await mongoose.connection.db!.collection('images').deleteMany({});
       await vulnerabilitiesBench();
