@@ -25,8 +25,9 @@ const imageHistorySchema = new Schema(
   { versionKey: false },
 );
 
-// GET /api/scanner/history: one tag's points in time order (platform is a filter on the index key).
-imageHistorySchema.index({ repository: 1, image: 1, tag: 1, at: 1, platform: 1 });
+// GET /api/scanner/history: one tag's points in time order, ties by _id (the page order), so the
+// sort is the index's; the optional platform is filtered on the documents the range reads.
+imageHistorySchema.index({ repository: 1, image: 1, tag: 1, at: 1, _id: 1 });
 
 export interface ImageHistoryDoc extends Record<(typeof LEVELS)[number], number> {
   _id: mongoose.Types.ObjectId;
