@@ -45,10 +45,10 @@ export async function embeddedBench(): Promise<void> {
   report(`seed ${n} images`, `${Date.now() - s} ms`);
   const ctx = { log };
   s = Date.now();
-  const changed = await rescoreAll({ ...DEFAULT_WEIGHTS, high: 8 }, 1000, ctx);
+  const changed = await rescoreAll({ ...DEFAULT_WEIGHTS, high: 8 }, 1000, ctx, 1);
   report(`re-score ${n} images (weight change)`, `${Date.now() - s} ms (${changed} changed)`);
   s = Date.now();
-  const same = await rescoreAll({ ...DEFAULT_WEIGHTS, high: 8 }, 1000, ctx);
+  const same = await rescoreAll({ ...DEFAULT_WEIGHTS, high: 8 }, 1000, ctx, 1);
   report(`re-score ${n} images (same weights)`, `${Date.now() - s} ms (${same} changed)`);
 
   const digest = `sha256:${'e'.repeat(64)}`;

@@ -10,6 +10,7 @@ import { secretBoxFromConfig } from './crypto/secret-box';
 import { answerClientErrors } from './http/client-error';
 import type { AppDeps } from './http/deps';
 import { alertsFrom } from './modules/alerts';
+import { createImageOwner } from './modules/images';
 import { webhooksFrom } from './modules/webhooks';
 import { clairFrom, scannerFrom } from './modules/scanner';
 import { suppressionsFrom } from './modules/suppressions';
@@ -80,6 +81,18 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   scanner.start();
   // Stopped before the database closes: scans in flight get a grace period, then their leases expire.
   cleanup.unshift({ label: 'scan worker', run: () => scanner.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)) });
+  // The images' derived state: markers a crash left are drained, every digest reconciled now and then.
+  const imageOwner = createImageOwner({
+    logger,
+    instance: deps.instanceId!,
+    drainMs: config.images.drainMs,
+    reconcileMs: config.images.reconcileMs,
+    batch: config.images.batch,
+    minAgeMs: config.images.minAgeMs,
+    leaseMs: config.scan.leaseMs,
+  });
+  imageOwner.start();
+  cleanup.unshift({ label: 'image markers and reconcile', run: () => imageOwner.stop() });
   const { summarizer } = vulnerabilitiesFrom(deps);
   summarizer.start();
   cleanup.unshift({ label: 'cve summaries', run: () => summarizer.stop() });

@@ -119,6 +119,10 @@ const Env = z.object({
   REGISTRY_MAX_RETRY_AFTER_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   CVE_SUMMARY_INTERVAL_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   CVE_SUMMARY_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
+  IMAGE_DIRTY_DRAIN_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+  IMAGE_DIRTY_MIN_AGE_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  IMAGE_RECONCILE_MS: z.coerce.number().int().min(0).max(604_800_000).default(3_600_000),
+  IMAGE_RECOMPUTE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
   EGRESS_DENY: z
     .string()
     .transform((v) => (v.trim().toLowerCase() === 'none' ? [] : csvOf(v)))
@@ -292,6 +296,17 @@ export interface Config {
     /** Dirty markers read per batch. */
     readonly batch: number;
   };
+  /** The images' derived state (src/modules/images/image-owner.ts). */
+  readonly images: {
+    /** Drain of dirty image markers this often; 0 turns it off. */
+    readonly drainMs: number;
+    /** Markers younger than this are left to the writer still recomputing them. */
+    readonly minAgeMs: number;
+    /** Recompute of every digest this often (one instance per interval); 0 turns it off. */
+    readonly reconcileMs: number;
+    /** Markers or digests per recompute batch. */
+    readonly batch: number;
+  };
   /** The outbound HTTP layer (src/clients/http/outbound.ts): egress policy and reply caps. */
   readonly outbound: {
     /** CIDRs never connected to (checked on the resolved address). */
@@ -411,6 +426,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     webhookSecret: e.WEBHOOK_SECRET,
     cveSummaries: { intervalMs: e.CVE_SUMMARY_INTERVAL_MS, batch: e.CVE_SUMMARY_BATCH },
+    images: {
+      drainMs: e.IMAGE_DIRTY_DRAIN_MS,
+      minAgeMs: e.IMAGE_DIRTY_MIN_AGE_MS,
+      reconcileMs: e.IMAGE_RECONCILE_MS,
+      batch: e.IMAGE_RECOMPUTE_BATCH,
+    },
     outbound: {
       deny: e.EGRESS_DENY,
       allow: e.EGRESS_ALLOW && e.EGRESS_ALLOW.length > 0 ? e.EGRESS_ALLOW : undefined,

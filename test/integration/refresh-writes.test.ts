@@ -19,7 +19,6 @@ const FIRST = new Date('2026-01-01T00:00:00Z');
 async function seedScanned(report: ScanReport) {
   await insertImages([buildImage({ digest: D, image: 'web', scanStatus: 'pending', score: null })]);
   const stored = await storeReport(D, report, { batchSize: 25, now: FIRST }, testCtx);
-  await applySummary(D, stored.summary, WEIGHTS, FIRST);
   await ScanJobModel.create({
     digest: D,
     repository: '127.0.0.1:5000',
@@ -30,6 +29,7 @@ async function seedScanned(report: ScanReport) {
     finishedAt: FIRST,
     result: stored.summary,
   });
+  await applySummary(D, stored.summary, WEIGHTS, FIRST);
 }
 
 function refresherWith(report: ScanReport) {

@@ -14,8 +14,9 @@ const counts = Object.fromEntries(LEVELS.map((l) => [l, { type: Number, default:
 
 /**
  * One tag of one image in one registry, for one platform. Tags that share a digest share the
- * digest's findings; the counts, package count and score are copied here so that lists can be
- * sorted and filtered from indexes alone.
+ * digest's findings; the counts, package count, score and scan state are derived here (by
+ * recomputeImages in image-state.ts, their only writer) so that lists can be sorted and filtered
+ * from indexes alone.
  */
 const imageSchema = new Schema(
   {
@@ -32,6 +33,8 @@ const imageSchema = new Schema(
     ...counts,
     packages: { type: Number, default: 0 },
     score: { type: Number, default: null },
+    /** Weights version (score settings `version`, 0 = defaults) the score was computed with; null without a score. */
+    scoreVersion: { type: Number, default: null },
     scanStatus: { type: String, enum: SCAN_STATUSES, default: 'pending' },
     scanError: { type: String, default: null },
     /** False once the tag disappeared from the registry (kept, not deleted). */
@@ -56,6 +59,8 @@ for (const field of IMAGE_SORT_FIELDS) {
 }
 // Re-score streams scanned images only.
 imageSchema.index({ score: 1 });
+// The drainer finds scores computed with older weights (src/modules/images/image-state.ts).
+imageSchema.index({ scoreVersion: 1 });
 
 export interface ImageDoc extends Record<(typeof LEVELS)[number], number> {
   _id: mongoose.Types.ObjectId;
@@ -68,6 +73,7 @@ export interface ImageDoc extends Record<(typeof LEVELS)[number], number> {
   namespace: string | null;
   packages: number;
   score: number | null;
+  scoreVersion?: number | null;
   scanStatus: ScanStatus;
   scanError: string | null;
   present: boolean;

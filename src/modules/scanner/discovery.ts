@@ -4,7 +4,7 @@ import type { ImageLister, ListedImage } from '../../clients/registry/vendors';
 import { bulkWriteCapped } from '../../db/batch';
 import { NotFoundError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
-import { ImageModel, type ImageDoc } from '../images';
+import { ImageModel, markImagesDirty, noDigestState, recomputeImages, type ImageDoc } from '../images';
 import { markDigestsDirty } from '../vulnerabilities/cve-summaries';
 
 /** One platform image a tag resolves to. */
@@ -207,9 +207,10 @@ export class StoredTags {
 export { platformKey };
 
 /**
- * Writes one batch of resolved tags for registry `key`: new tags are inserted `pending`; a tag whose
- * digest changed goes back to `pending` with its counts cleared (they belonged to the old digest); a
- * tag that came back gets `present` again. With `stored` (the registry's images read at the start of
+ * Writes one batch of resolved tags for registry `key`: new tags are inserted, a tag whose digest
+ * changed points at the new one, a tag that came back gets `present` again; the images of new and
+ * changed tags are then derived from their digest (src/modules/images: a digest scanned already
+ * shows its results at once, a new one `pending`). With `stored` (the registry's images read at the start of
  * the discovery), a tag stored with the same digests and present is not written at all.
  * Returns the (digest → pull source) of the batch.
  */
@@ -236,6 +237,8 @@ export async function upsertResolved(
   }
   // Digests that gained or lost a present tag here: the CVE summaries of their findings change.
   const moved: Array<string | null | undefined> = [];
+  // Digests whose images are new or changed digest: what those images show is derived again.
+  const rederive = new Set<string>();
 
   const ops: AnyBulkWriteOperation[] = [];
   for (const r of batch) {
@@ -244,31 +247,29 @@ export async function upsertResolved(
     // Without the snapshot (factories, pushes) every tag is written, so `seenAt` moves for markVanished.
     if (stored && old && old.present && old.digest === r.digest && old.tagDigest === r.tagDigest) continue;
     if (!old || !old.present || old.digest !== r.digest) moved.push(r.digest, old?.digest);
-    const set: Record<string, unknown> = { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt };
-    if (old && old.digest !== r.digest) {
-      Object.assign(set, {
-        scanStatus: 'pending',
-        scanError: null,
-        score: null,
-        packages: 0,
-        namespace: null,
-        critical: 0,
-        high: 0,
-        medium: 0,
-        low: 0,
-        negligible: 0,
-        unknown: 0,
-      });
+    if (!old || old.digest !== r.digest) {
+      rederive.add(r.digest);
+      if (old?.digest) rederive.add(old.digest);
     }
+    // Discovery writes where a tag points and whether it is listed; the counts, score and scan state
+    // belong to the images module, which derives them for the new digest below.
     ops.push({
       updateOne: {
         filter: { repository: key, image: r.image, tag: r.tag, platform: r.platform },
-        update: old ? { $set: set } : { $set: set, $setOnInsert: { scanStatus: 'pending' } },
+        update: old
+          ? { $set: { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt } }
+          : {
+              $set: { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt },
+              $setOnInsert: noDigestState(),
+            },
         upsert: true,
       },
     });
   }
+  // Marked before the write (a crash between the two leaves the marker for the images drainer).
+  await markImagesDirty(rederive);
   await bulkWriteCapped(ImageModel, ops);
+  await recomputeImages(rederive);
   await markDigestsDirty(moved);
   return sources;
 }

@@ -1,13 +1,12 @@
 import type { AnyBulkWriteOperation } from 'mongoose';
 import type { Finding, ScanReport } from '../../clients/clair';
 import { bulkWriteCapped, insertManyCapped } from '../../db/batch';
-import { computeScore, type Weights } from '../../domain/scoring';
-import { LEVELS, LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } from '../../domain/severity';
+import { LEVEL_RANK, emptyCounts, normaliseLevel, type LevelCounts } from '../../domain/severity';
 import type { Ctx } from '../../http/context';
-import { ImageModel, type ImageDoc } from '../images';
-import { loadActiveSuppressions, suppressedCounts } from '../suppressions/suppression.match';
+import { ImageModel, markImagesDirty, recomputeImages, type ImageDoc } from '../images';
 import { markCvesDirty } from '../vulnerabilities/cve-summaries';
 import { FindingModel, type FindingDoc } from './finding.model';
+import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
 /** What every image with a digest shows of its last report. */
 export interface DigestSummary {
@@ -53,7 +52,16 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
 export async function storeReport(
   digest: string,
   report: ScanReport,
-  opts: { batchSize: number; now?: Date },
+  opts: {
+    batchSize: number;
+    now?: Date;
+    /**
+     * Called after the stored findings were read and before the first write, with how many findings
+     * will be inserted, rewritten and fixed: where callers mark the digest dirty and check their
+     * claim; a throw stops the store before anything is written.
+     */
+    beforeWrite?: (changes: { inserts: number; rewrites: number; fixed: number }) => Promise<void>;
+  },
   ctx: Ctx,
 ): Promise<{ summary: DigestSummary; inserted: number; updated: number; fixed: number; newFindings: Finding[] }> {
   const started = Date.now();
@@ -115,6 +123,7 @@ export async function storeReport(
   const goneDocs = [...existing.values()].filter((d) => d.fixedAt == null);
   const gone = goneDocs.map((d) => d._id);
 
+  await opts.beforeWrite?.({ inserts: inserts.length, rewrites: rewrites.length, fixed: gone.length });
   // A concurrent store of the same digest may insert some first: theirs are as good as ours.
   await insertManyCapped(FindingModel.collection, inserts, { batchSize: opts.batchSize, ignoreDuplicates: true });
   await bulkWriteCapped(FindingModel, rewrites, { batchSize: opts.batchSize });
@@ -145,53 +154,50 @@ export async function storeReport(
 }
 
 /**
- * Copies a digest's summary and score onto every image (tag, platform, registry) with that digest:
- * `created_at` is set on the first scan, `updated_at` on every one. Suppressed findings leave the
- * counts and score of the images a suppression covers, so tags sharing a digest may differ.
+ * Records a finished scan's summary as the digest's scan result and recomputes its images: the
+ * digest is marked dirty first, then its job gets the result (`firstScannedAt` on the first scan,
+ * `scannedAt` = `now`; a job is upserted `done` for a scan stored outside the worker), then the
+ * images are recomputed (src/modules/images, their only writer). The scan worker makes the same
+ * writes itself, guarded by its claim. Throws what the driver throws.
  */
+export async function recordScanResult(digest: string, summary: DigestSummary, now: Date, ctx?: Ctx): Promise<number> {
+  await markImagesDirty([digest]);
+  const job = await ScanJobModel.findOne({ digest }, { firstScannedAt: 1, repository: 1 }).lean<ScanJobDoc>();
+  if (job) {
+    await ScanJobModel.updateOne(
+      { _id: job._id },
+      { $set: { result: summary, scannedAt: now, firstScannedAt: job.firstScannedAt ?? now } },
+    );
+  } else {
+    const img = await ImageModel.findOne({ digest }, { repository: 1, image: 1 }).lean<ImageDoc>();
+    await ScanJobModel.updateOne(
+      { digest },
+      {
+        $set: { result: summary, scannedAt: now },
+        $setOnInsert: {
+          repository: img?.repository ?? '',
+          image: img?.image ?? '',
+          state: 'done',
+          attempts: 0,
+          notBefore: now,
+          queuedAt: now,
+          finishedAt: now,
+          firstScannedAt: now,
+        },
+      },
+      { upsert: true },
+    );
+  }
+  return recomputeImages([digest], ctx);
+}
+
+/** Former name of recordScanResult; the weights argument is not used (the stored weights are). */
 export async function applySummary(
   digest: string,
   summary: DigestSummary,
-  weights: Weights,
+  _weights: unknown,
   now: Date,
-  filter: Record<string, unknown> = {},
+  ctx?: Ctx,
 ): Promise<number> {
-  const score = computeScore(summary.counts, summary.packages, weights);
-  await ImageModel.updateMany({ ...filter, digest, created_at: null }, { $set: { created_at: now } });
-  const common = {
-    packages: summary.packages,
-    namespace: summary.namespace,
-    scanStatus: 'done',
-    scanError: null,
-    updated_at: now,
-  };
-  const sups = await loadActiveSuppressions(now);
-  const images = sups.length
-    ? await ImageModel.find({ ...filter, digest }, { repository: 1, image: 1, tag: 1, digest: 1 }).lean<
-        Array<{ _id: ImageDoc['_id']; repository: string; image: string; tag: string; digest: string }>
-      >()
-    : [];
-  const minus = await suppressedCounts(images, sups);
-  const exceptions = images.filter((img) => minus.has(String(img._id))).map((img) => img._id);
-  const res = await ImageModel.updateMany(
-    { ...filter, digest, ...(exceptions.length ? { _id: { $nin: exceptions } } : {}) },
-    { $set: { ...summary.counts, ...common, score } },
-  );
-  let modified = res.modifiedCount;
-  for (const id of exceptions) {
-    const counts = subtractCounts(summary.counts, minus.get(String(id))!);
-    const one = await ImageModel.updateOne(
-      { _id: id },
-      { $set: { ...counts, ...common, score: computeScore(counts, summary.packages, weights) } },
-    );
-    modified += one.modifiedCount;
-  }
-  return modified;
-}
-
-/** `a - b` per level, never below 0. */
-export function subtractCounts(a: LevelCounts, b: LevelCounts): LevelCounts {
-  const out = emptyCounts();
-  for (const l of LEVELS) out[l] = Math.max(0, a[l] - b[l]);
-  return out;
+  return recordScanResult(digest, summary, now, ctx);
 }

@@ -4,10 +4,10 @@ import { acquireLease, keepLease, releaseLease } from '../../db/lease';
 import { createPeriodic, type Periodic } from '../../jobs/periodic';
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
-import * as scoreService from '../score/score.service';
+import { markImagesDirty, recomputeImages } from '../images';
 import { recordScan } from '../vulnerabilities/image-history';
 import { LEVELS } from '../../domain/severity';
-import { applySummary, storeReport, type DigestSummary } from './findings.store';
+import { storeReport, type DigestSummary } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
 export interface RefreshDeps {
@@ -61,14 +61,13 @@ export function createRefresher(deps: RefreshDeps) {
       result.requeued += stale.modifiedCount;
       result.indexStateChanged = stale.modifiedCount > 0;
     }
-    const weights = await scoreService.get();
-    const cursor = ScanJobModel.find({ state: 'done' }, { digest: 1, finishedAt: 1, result: 1 })
+    const cursor = ScanJobModel.find({ state: 'done' }, { digest: 1, finishedAt: 1, firstScannedAt: 1, result: 1 })
       .sort({ state: 1, finishedAt: -1 })
       .lean<ScanJobDoc>()
       .batchSize(500)
       .cursor();
     const pool = new Set<Promise<void>>();
-    const one = async (job: Pick<ScanJobDoc, '_id' | 'digest' | 'result'>) => {
+    const one = async (job: Pick<ScanJobDoc, '_id' | 'digest' | 'result' | 'firstScannedAt'>) => {
       const report = await deps.clair.report!(job.digest, ctx);
       const at = new Date();
       if (!report) {
@@ -79,14 +78,30 @@ export function createRefresher(deps: RefreshDeps) {
         result.requeued++;
         return;
       }
-      const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now: at }, ctx);
+      const stored = await storeReport(
+        job.digest,
+        report,
+        {
+          batchSize: deps.scan.findingsBatchSize,
+          now: at,
+          // Findings about to change: the digest's images are marked first (src/modules/images).
+          beforeWrite: async (c) => {
+            if (c.inserts + c.rewrites + c.fixed > 0) await markImagesDirty([job.digest]);
+          },
+        },
+        ctx,
+      );
       // An unchanged report writes nothing: no finding, no job result, no image, no history point.
       if (stored.inserted + stored.updated + stored.fixed === 0 && sameSummary(stored.summary, job.result)) {
         result.refreshed++;
         return;
       }
-      await ScanJobModel.updateOne({ _id: job._id }, { $set: { result: stored.summary } });
-      await applySummary(job.digest, stored.summary, weights, at);
+      await markImagesDirty([job.digest]);
+      await ScanJobModel.updateOne(
+        { _id: job._id, state: 'done' },
+        { $set: { result: stored.summary, scannedAt: at, firstScannedAt: job.firstScannedAt ?? at } },
+      );
+      await recomputeImages([job.digest], ctx);
       // A refresh that changed nothing adds no point: 100k images every 6 h would otherwise add 400k a day.
       await recordScan(job.digest, at, { onlyIfChanged: true });
       await deps.alerts?.newFindings(job.digest, stored.newFindings, ctx);

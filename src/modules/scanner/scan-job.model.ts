@@ -27,6 +27,9 @@ const scanJobSchema = new Schema(
     startedAt: { type: Date, default: null },
     finishedAt: { type: Date, default: null },
     durationMs: { type: Number, default: null },
+    /** First and last successful scan (the images' created_at and updated_at); null before the first. */
+    firstScannedAt: { type: Date, default: null },
+    scannedAt: { type: Date, default: null },
     /** Summary of the last successful report. */
     result: {
       type: new Schema(
@@ -68,6 +71,8 @@ export interface ScanJobDoc {
   startedAt: Date | null;
   finishedAt: Date | null;
   durationMs: number | null;
+  firstScannedAt?: Date | null;
+  scannedAt?: Date | null;
   result: { namespace: string | null; packages: number; counts: LevelCounts; findings: number } | null;
   indexState: string | null;
   claimSeq?: number;

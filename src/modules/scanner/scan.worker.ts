@@ -6,11 +6,10 @@ import { AppError, NotFoundError, ParameterError, RegistryError } from '../../er
 import type { Ctx } from '../../http/context';
 import type { Logger } from '../../logger';
 import { scanDurationHistogram, scanJobsGauge } from '../../metrics';
-import { ImageModel } from '../images';
+import { markImagesDirty, recomputeImages } from '../images';
 import type { RegistriesService } from '../registries';
-import * as scoreService from '../score/score.service';
 import { recordScan } from '../vulnerabilities/image-history';
-import { applySummary, storeReport } from './findings.store';
+import { storeReport } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 
 export interface WorkerDeps {
@@ -34,6 +33,24 @@ export interface ScanWorker {
   drain(timeoutMs: number): Promise<void>;
   /** Jobs were just queued in this process: idle loops look for them now rather than after SCAN_POLL_MS. */
   wake(): void;
+}
+
+/** This instance no longer owns the job it was scanning (lease lost, taken over). */
+class ClaimLostError extends Error {}
+
+/** `p`, or a rejection with `lost()` as soon as `signal` aborts (the work behind `p` is left to end on its own). */
+async function untilAborted<T>(p: Promise<T>, signal: AbortSignal, lost: () => Error): Promise<T> {
+  if (signal.aborted) throw lost();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(lost());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
 }
 
 /** Errors that another attempt will not fix: the image or registry is gone, the input is bad. */
@@ -126,28 +143,53 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
   async function scanOnce(job: ScanJobDoc): Promise<void> {
     const ctx = { log: log.child({ digest: job.digest, registry: job.repository, image: job.image }) };
     const started = Date.now();
-    await ImageModel.updateMany(
-      { digest: job.digest, scanStatus: { $ne: 'done' } },
-      { $set: { scanStatus: 'scanning' } },
-    );
+    // Every write of this job's results and state is guarded by this claim: the owner AND the claim's
+    // generation (a takeover, even by another loop of this instance, moves claimSeq on).
+    const claimed = { _id: job._id, leaseOwner: deps.instance, claimSeq: job.claimSeq ?? 0 };
+    const aborter = new AbortController();
+    const lost = () => new ClaimLostError(`scan job of ${job.digest} was taken over; this scan stops`);
+    /** Throws ClaimLostError when the heartbeat lost the claim or the job is no longer ours (checked in the database). */
+    const assertOwned = async () => {
+      if (aborter.signal.aborted) throw lost();
+      if (!(await ScanJobModel.exists({ ...claimed, state: 'running' }))) {
+        aborter.abort();
+        throw lost();
+      }
+    };
     const heartbeat = setInterval(
       () => {
         ScanJobModel.updateOne(
-          { _id: job._id, leaseOwner: deps.instance, state: 'running' },
+          { ...claimed, state: 'running' },
           { $set: { leaseUntil: new Date(Date.now() + deps.scan.leaseMs) } },
-        ).catch((err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'lease renewal failed'));
+        ).then(
+          (res) => {
+            // Taken over (our lease had expired): stop at once, before anything is stored.
+            if (res.matchedCount === 0 && !aborter.signal.aborted) {
+              ctx.log.warn('scan job lease lost; aborting the scan');
+              aborter.abort();
+            }
+          },
+          (err: unknown) => ctx.log.warn({ err: (err as Error).message }, 'lease renewal failed'),
+        );
       },
       Math.max(200, Math.floor(deps.scan.leaseMs / 3)),
     );
     heartbeat.unref();
     try {
-      const { client } = await deps.registries.clientFor(job.repository, ctx);
-      const fetched = await client.getManifest(job.image, job.digest, ctx);
+      // Claimed: its images show `scanning` (or keep their results). The claim is the job's own
+      // record; a crash before this recompute leaves a running job whose next claim recomputes.
+      await recomputeImages([job.digest], ctx);
+      const { client } = await untilAborted(deps.registries.clientFor(job.repository, ctx), aborter.signal, lost);
+      const fetched = await untilAborted(client.getManifest(job.image, job.digest, ctx), aborter.signal, lost);
       if (fetched.manifest.kind !== 'image') {
         throw new RegistryError(`${job.image}@${job.digest} is an index, not an image manifest`);
       }
       // A token that outlives the whole indexing (Clair fetches layers with it).
-      const headers = await client.pullHeaders(job.image, ctx, Math.ceil(deps.clairIndexTimeoutMs / 1000) + 60);
+      const headers = await untilAborted(
+        client.pullHeaders(job.image, ctx, Math.ceil(deps.clairIndexTimeoutMs / 1000) + 60),
+        aborter.signal,
+        lost,
+      );
       const input: ScanInput = {
         manifestDigest: job.digest,
         layers: fetched.manifest.layers.map((l) => ({
@@ -157,27 +199,52 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
           mediaType: l.mediaType,
         })),
       };
-      const report = await deps.clair.scan(input, ctx);
+      const report = await untilAborted(deps.clair.scan(input, ctx), aborter.signal, lost);
       const indexState = deps.clair.indexState ? await deps.clair.indexState(ctx).catch(() => null) : null;
       const now = new Date();
-      const stored = await storeReport(job.digest, report, { batchSize: deps.scan.findingsBatchSize, now }, ctx);
-      // The image's summary before the job's `done`: a crash (or a database outage) between the two
-      // then leaves the job running, so its lease expires and it is scanned again; the other order
-      // left a done job beside an image stuck in `scanning` for good.
-      await applySummary(job.digest, stored.summary, await scoreService.get(), now);
+      const stored = await storeReport(
+        job.digest,
+        report,
+        {
+          batchSize: deps.scan.findingsBatchSize,
+          now,
+          // Right before the first finding is written: still ours, and the images marked dirty.
+          beforeWrite: async () => {
+            await assertOwned();
+            await markImagesDirty([job.digest]);
+          },
+        },
+        ctx,
+      );
+      // The result first (the job still `running`, which shows as done once it has a result), then
+      // the images derived from it, then `done`: a crash between leaves a running job whose lease
+      // expires and which is scanned again, and the marker makes the drainer recompute its images.
+      await assertOwned();
+      await markImagesDirty([job.digest]);
+      const recorded = await ScanJobModel.updateOne(
+        { ...claimed, state: 'running' },
+        {
+          $set: {
+            result: stored.summary,
+            indexState,
+            lastError: null,
+            scannedAt: now,
+            firstScannedAt: job.firstScannedAt ?? now,
+          },
+        },
+      );
+      if (recorded.matchedCount === 0) throw lost();
+      await recomputeImages([job.digest], ctx);
       await recordScan(job.digest, now);
       const owned = await ScanJobModel.updateOne(
-        { _id: job._id, leaseOwner: deps.instance },
+        { ...claimed, state: 'running' },
         {
           $set: {
             state: 'done',
-            lastError: null,
             leaseOwner: null,
             leaseUntil: null,
             finishedAt: now,
             durationMs: Date.now() - started,
-            result: stored.summary,
-            indexState,
           },
         },
       );
@@ -195,36 +262,35 @@ export function createScanWorker(deps: WorkerDeps): ScanWorker {
         'image scanned',
       );
     } catch (err) {
+      if (err instanceof ClaimLostError || aborter.signal.aborted) {
+        // Another instance owns the job now: nothing of this attempt is written.
+        ctx.log.warn({ err: (err as Error).message }, 'scan abandoned: the job was taken over');
+        return;
+      }
       const final = permanent(err) || job.attempts >= deps.scan.maxAttempts;
       const msg = message(err);
       if (!(err instanceof AppError)) ctx.log.error({ err }, 'scan failed with an unexpected error');
+      // The job's state is what the images derive from (a digest with results keeps showing them).
+      await markImagesDirty([job.digest]);
       if (final) {
-        await ScanJobModel.updateOne(
-          { _id: job._id, leaseOwner: deps.instance },
-          { $set: { state: 'failed', lastError: msg, leaseOwner: null, leaseUntil: null, finishedAt: new Date() } },
-        );
-        await ImageModel.updateMany({ digest: job.digest }, { $set: { scanStatus: 'failed', scanError: msg } });
+        await ScanJobModel.updateOne(claimed, {
+          $set: { state: 'failed', lastError: msg, leaseOwner: null, leaseUntil: null, finishedAt: new Date() },
+        });
         ctx.log.warn({ attempts: job.attempts, err: msg }, 'scan failed');
       } else {
         const delay = deps.scan.retryBaseMs * 2 ** (job.attempts - 1);
-        await ScanJobModel.updateOne(
-          { _id: job._id, leaseOwner: deps.instance },
-          {
-            $set: {
-              state: 'queued',
-              lastError: msg,
-              leaseOwner: null,
-              leaseUntil: null,
-              notBefore: new Date(Date.now() + delay),
-            },
+        await ScanJobModel.updateOne(claimed, {
+          $set: {
+            state: 'queued',
+            lastError: msg,
+            leaseOwner: null,
+            leaseUntil: null,
+            notBefore: new Date(Date.now() + delay),
           },
-        );
-        await ImageModel.updateMany(
-          { digest: job.digest, scanStatus: 'scanning' },
-          { $set: { scanStatus: 'pending' } },
-        );
+        });
         ctx.log.warn({ attempts: job.attempts, retryInMs: delay, err: msg }, 'scan failed; will retry');
       }
+      await recomputeImages([job.digest], ctx);
     } finally {
       clearInterval(heartbeat);
     }

@@ -5,9 +5,8 @@ import { bulkWriteCapped, insertManyCapped } from '../../db/batch';
 import { acquireLease, readLease, releaseLease, renewLease } from '../../db/lease';
 import { NotFoundError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
-import { ImageModel, type ImageDoc } from '../images';
+import { ImageModel, markImagesDirty, recomputeImages, type ImageDoc } from '../images';
 import type { RegistriesService } from '../registries';
-import * as scoreService from '../score/score.service';
 import {
   isArtifactTag,
   isPerTagError,
@@ -21,7 +20,6 @@ import {
 } from './discovery';
 import { loadActiveSuppressions, suppressedCves } from '../suppressions/suppression.match';
 import { FINDING_SORT_FIELDS, FindingModel, type FindingDoc } from './finding.model';
-import { applySummary } from './findings.store';
 import { ScanJobModel, type ScanJobDoc } from './scan-job.model';
 import type {
   FindingView,
@@ -236,6 +234,8 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
         startedAt: null,
         finishedAt: null,
         durationMs: null,
+        firstScannedAt: null,
+        scannedAt: null,
         result: null,
         indexState: null,
       }));
@@ -244,6 +244,8 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     queued += await insertManyCapped(ScanJobModel.collection, fresh, { ignoreDuplicates: true });
     const requeue = jobs.filter((j) => j.state === 'failed' || (force && j.state === 'done'));
     if (requeue.length) {
+      // A failed digest shows `pending` again once queued: its images are marked before the write.
+      await markImagesDirty(requeue.map((j) => j.digest));
       await bulkWriteCapped(
         ScanJobModel,
         requeue.map((j) => ({
@@ -262,21 +264,22 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
           },
         })),
       );
-      await ImageModel.updateMany(
-        { digest: { $in: requeue.map((j) => j.digest) }, scanStatus: 'failed' },
-        { $set: { scanStatus: 'pending', scanError: null } },
+      await recomputeImages(
+        requeue.map((j) => j.digest),
+        ctx,
       );
       queued += requeue.length;
     }
-    // A done digest lends its results only to images that lack them (new or changed tags, pending ones).
+    // Tags that do not show their done digest's results yet (the images module derives them; this
+    // repairs one left behind, e.g. by a crash, without waiting for the reconcile).
     const reuse = jobs.filter(
       (j) => j.state === 'done' && !force && j.result && (!needSummary || needSummary.has(j.digest)),
     );
     if (reuse.length) {
-      const weights = await scoreService.get();
-      for (const j of reuse) {
-        await applySummary(j.digest, j.result!, weights, j.finishedAt ?? now, { scanStatus: { $ne: 'done' } });
-      }
+      await recomputeImages(
+        reuse.map((j) => j.digest),
+        ctx,
+      );
     }
     if (queued > 0) deps.onQueued?.();
     ctx.log.debug({ registry: key, digests: digests.length, queued, reused: reuse.length }, 'scan jobs ensured');

@@ -188,7 +188,7 @@ let rescoring: Promise<void> | null = null;
 async function rescoreRun(batchSize: number, ctx: Ctx): Promise<void> {
   for (let round = 1; ; round++) {
     const latest = await getVersioned();
-    await rescoreAll(latest.weights, batchSize, ctx);
+    await rescoreAll(latest.weights, batchSize, ctx, latest.version);
     // Another instance may have changed the weights while this ran: its own re-score may have
     // finished first, so the last word must be the newest weights.
     if (round >= MAX_RESCORE_ROUNDS || (await getVersioned()).version === latest.version) return;

@@ -3,4 +3,4 @@ export { createSuppressionsService, type SuppressionsService } from './suppressi
 export { SuppressionModel, SUPPRESSION_SCOPES, type SuppressionDoc, type SuppressionScope } from './suppression.model';
 export { ADVISORY_PATTERNS, CveId, type SuppressionBody, type SuppressionView } from './suppressions.schemas';
 export { loadActiveSuppressions, suppressedCves, coversImage, type ActiveSuppression } from './suppression.match';
-export { recountCves, recountDigests } from './suppressions.recount';
+export { recountCves, recountDigests, markCvesImagesDirty } from './suppressions.recount';

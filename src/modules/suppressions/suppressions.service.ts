@@ -5,10 +5,9 @@ import type { Ctx } from '../../http/context';
 import { createPeriodic, type Periodic } from '../../jobs/periodic';
 import type { Logger } from '../../logger';
 import type { RegistriesService } from '../registries';
-import * as scoreService from '../score/score.service';
 import { SuppressionModel, type SuppressionDoc } from './suppression.model';
 import type { ListSuppressionsQuery, SuppressionBody, SuppressionView } from './suppressions.schemas';
-import { recountCves } from './suppressions.recount';
+import { markCvesImagesDirty, recountCves } from './suppressions.recount';
 
 export interface SuppressionsDeps {
   registries: RegistriesService;
@@ -86,8 +85,14 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     return doc;
   }
 
+  /** Marks the images a change of these CVEs' suppressions affects: before the write (src/modules/images). */
+  async function markBefore(cveIds: string[]): Promise<void> {
+    await markCvesImagesDirty(cveIds, { batchSize: RECOUNT_BATCH });
+  }
+
+  /** Recomputes those images after the write. */
   async function recount(cveIds: string[], ctx: Ctx): Promise<void> {
-    await recountCves(cveIds, await scoreService.get(), { batchSize: RECOUNT_BATCH }, ctx);
+    await recountCves(cveIds, { batchSize: RECOUNT_BATCH }, ctx);
   }
 
   async function sweepExpired(ctx: Ctx, now = new Date()): Promise<number> {
@@ -97,6 +102,7 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     if (!expired.length) return 0;
     // Recount first (the counts already ignore expired suppressions), then flip: when the recount
     // fails, the suppressions stay active and the next sweep tries again.
+    await markBefore(expired.map((s) => s.cveId));
     await recount(
       expired.map((s) => s.cveId),
       ctx,
@@ -147,7 +153,9 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     },
 
     async create(body, ctx) {
-      const created = await SuppressionModel.create(await fieldsOf(body, new Date()));
+      const fields = await fieldsOf(body, new Date());
+      await markBefore([fields.cveId]);
+      const created = await SuppressionModel.create(fields);
       await recount([created.cveId], ctx);
       ctx.log.info(
         { suppression: String(created._id), cveId: created.cveId, scope: created.scope },
@@ -159,6 +167,7 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     async update(id, body, ctx) {
       const old = await find(id);
       const fields = await fieldsOf(body, new Date());
+      await markBefore([old.cveId, fields.cveId]);
       const updated = await SuppressionModel.findByIdAndUpdate(
         id,
         { $set: fields },
@@ -171,6 +180,8 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     },
 
     async remove(id, ctx) {
+      const existing = await find(id);
+      await markBefore([existing.cveId]);
       const doc = await SuppressionModel.findByIdAndDelete(id).lean<SuppressionDoc>();
       if (!doc) throw new NotFoundError(`suppression ${id} not found`);
       await recount([doc.cveId], ctx);
