@@ -80,7 +80,7 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
     try {
       await purgeFinished();
     } finally {
-      await releaseLease(PURGE_LEASE, deps.instance);
+      await releaseLease(lease);
     }
   }
 
