@@ -243,8 +243,11 @@ export async function upsertResolved(
     const old = known.get(r);
     // Without the snapshot (factories, pushes) every tag is written, so `seenAt` moves for markVanished.
     if (stored && old && old.present && old.digest === r.digest && old.tagDigest === r.tagDigest) continue;
-    if (!old || !old.present || old.digest !== r.digest) moved.push(r.digest, old?.digest);
+    const arrived = !old || !old.present || old.digest !== r.digest;
+    if (arrived) moved.push(r.digest, old?.digest);
     const set: Record<string, unknown> = { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt };
+    // The digest is new to this tag: its receivers hear about it (alerts.outbox.ts), written with the tag.
+    if (arrived) set.alertPending = true;
     if (old && old.digest !== r.digest) {
       Object.assign(set, {
         scanStatus: 'pending',
