@@ -99,6 +99,9 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   // Alerts are delivered apart from the scans (an outbox), so a dead receiver never holds a scan up.
   const alerts = alertsFrom(deps);
   if (config.alerts.worker) alerts.worker.start();
+  // The outbox is derived from stored state on every instance (under a lease), delivering or not.
+  alerts.deriver.start();
+  cleanup.unshift({ label: 'alert derivation', run: () => alerts.deriver.stop() });
   cleanup.unshift({
     label: 'alert worker',
     run: () => alerts.worker.stop(Math.max(config.shutdownTimeoutMs - 3000, 500)),

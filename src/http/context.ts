@@ -4,4 +4,9 @@ import type { Logger } from '../logger';
 export interface Ctx {
   log: Logger;
   requestId?: string;
+  /**
+   * Aborted when the work must stop (its lease was lost): outbound calls made with this context are
+   * cancelled, and the work checks it between steps. Absent: nothing cancels the work.
+   */
+  signal?: AbortSignal;
 }

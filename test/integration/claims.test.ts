@@ -116,12 +116,11 @@ describe('atomic claims on the test database', () => {
   });
 
   it('When a lease is held and not expired, then another owner cannot take it; after release it can', async () => {
-    expect(await acquireLease('held', 'a', 60_000)).not.toBeNull();
+    const a = await acquireLease('held', 'a', 60_000);
+    expect(a).not.toBeNull();
     expect(await acquireLease('held', 'b', 60_000)).toBeNull();
-    // The holder renews by acquiring again.
-    expect((await acquireLease('held', 'a', 60_000))?.owner).toBe('a');
 
-    await releaseLease('held', 'a');
+    await releaseLease(a!);
 
     expect((await acquireLease('held', 'b', 60_000))?.owner).toBe('b');
   });

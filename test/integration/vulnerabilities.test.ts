@@ -215,7 +215,7 @@ describe('CVE summaries, maintained incrementally', () => {
     const r1 = await seedRegistry('10.0.0.1', 5000);
     await discoverTags(r1, [{ image: 'a', tag: '1', digest: A }]);
     await scanDigest(A, [buildFinding({ cveId: 'CVE-2024-0001' })]);
-    await acquireLease('cve-summaries', 'other-instance', 60_000);
+    const other = await acquireLease('cve-summaries', 'other-instance', 60_000);
     const mine = createCveSummarizer({
       logger: testCtx.log,
       instance: 'me',
@@ -225,7 +225,7 @@ describe('CVE summaries, maintained incrementally', () => {
     });
 
     const blocked = await mine.run();
-    await releaseLease('cve-summaries', 'other-instance');
+    await releaseLease(other!);
     const ran = await mine.run();
 
     expect(blocked).toBeNull();

@@ -228,7 +228,9 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     ctx: Ctx,
   ): Promise<AxiosResponse<Buffer>> {
     for (let attempt = 0; ; attempt++) {
+      ctx.signal?.throwIfAborted();
       await throttle();
+      ctx.signal?.throwIfAborted();
       const res = await sendOnce(method, url, headers, ctx);
       if (res.status !== 429 || attempt >= retries429) return res;
       const wait = Math.min(retryAfterMs(headerOf(res, 'retry-after')) ?? 1000 * 2 ** attempt, maxRetryAfterMs);
@@ -252,8 +254,12 @@ export function createRegistryClient(target: RegistryTarget, opts: RegistryClien
     if (ctx.requestId) h['X-Request-Id'] = ctx.requestId;
     let res: AxiosResponse<Buffer>;
     try {
-      res = await ax.request<Buffer>({ method, url, headers: h, signal: AbortSignal.timeout(opts.timeoutMs + 1000) });
+      const deadline = AbortSignal.timeout(opts.timeoutMs + 1000);
+      const signal = ctx.signal ? AbortSignal.any([ctx.signal, deadline]) : deadline;
+      res = await ax.request<Buffer>({ method, url, headers: h, signal });
     } catch (err) {
+      // Cancelled by the caller (its lease was lost): its reason, not a registry failure.
+      if (ctx.signal?.aborted) throw ctx.signal.reason;
       const e = transportError(err, url, where, opts.timeoutMs);
       (opts.logger ?? ctx.log).debug(
         { method, url: safeUrl(url), ms: Date.now() - started, error: e.message },

@@ -83,3 +83,38 @@ export interface DeliveryDoc {
 }
 
 export const DeliveryModel = mongoose.model<DeliveryDoc>('AlertDelivery', deliverySchema, 'alert_deliveries');
+
+/**
+ * What each receiver has been told: one entry per (receiver, digest, CVE), `_id` =
+ * `receiver|digest|cveId`. Inserting it is what decides that the receiver hears about that CVE of that
+ * digest (once: the duplicate key refuses every later derivation); `eventId` names the delivery that
+ * carries it, `queued` turns true once that delivery is in the outbox. Kept after deliveries are
+ * purged: they are the memory that keeps an alert from being sent again.
+ */
+const entrySchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    receiver: { type: String, required: true },
+    digest: { type: String, required: true },
+    cveId: { type: String, required: true },
+    eventId: { type: String, required: true },
+    queued: { type: Boolean, default: false },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+// A delivery is built from its event's entries; a pass queues entries a crash left unqueued.
+entrySchema.index({ eventId: 1 });
+entrySchema.index({ queued: 1, at: 1 });
+
+export interface AlertEntryDoc {
+  _id: string;
+  receiver: string;
+  digest: string;
+  cveId: string;
+  eventId: string;
+  queued: boolean;
+  at: Date;
+}
+
+export const AlertEntryModel = mongoose.model<AlertEntryDoc>('AlertEntry', entrySchema, 'alert_entries');

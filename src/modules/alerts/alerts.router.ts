@@ -13,10 +13,13 @@ import { registriesServiceFrom } from '../registries';
 import { CreateWebhook, ListWebhooksQuery, UpdateWebhook, WebhookId, WebhookView } from './alerts.schemas';
 import { createAlertsService, type AlertsService } from './alerts.service';
 import { createAlertWorker, type AlertWorker } from './alerts.worker';
+import { createAlertDeriver, createAlertOutbox, type AlertDeriver } from './alerts.outbox';
 
 export interface Alerts {
   service: AlertsService;
   worker: AlertWorker;
+  /** The periodic derivation of the outbox (alerts.outbox.ts), run by every instance under a lease. */
+  deriver: AlertDeriver;
 }
 
 const built = new WeakMap<AppDeps, Alerts>();
@@ -25,7 +28,9 @@ const built = new WeakMap<AppDeps, Alerts>();
 export function alertsFrom(deps: AppDeps): Alerts {
   let a = built.get(deps);
   if (!a) {
+    const outbox = createAlertOutbox({ alerts: deps.config.alerts });
     const service = createAlertsService({
+      outbox,
       registries: registriesServiceFrom(deps),
       secretBox: deps.secretBox ?? secretBoxFromConfig(deps.config, deps.logger),
       alerts: deps.config.alerts,
@@ -38,7 +43,8 @@ export function alertsFrom(deps: AppDeps): Alerts {
       instance: deps.instanceId ?? instanceId(),
       outbound: outboundOf(deps),
     });
-    a = { service, worker };
+    const deriver = createAlertDeriver({ outbox, logger: deps.logger, instance: deps.instanceId ?? instanceId() });
+    a = { service, worker, deriver };
     built.set(deps, a);
   }
   return a;

@@ -1,21 +1,15 @@
-import { randomUUID } from 'node:crypto';
 import type { Finding } from '../../clients/clair';
 import { EgressDeniedError, outboundFor, type Outbound } from '../../clients/http/outbound';
 import type { Config } from '../../config';
 import type { SecretBox } from '../../crypto/secret-box';
-import { LEVEL_RANK, normaliseLevel, type Level } from '../../domain/severity';
 import { NotFoundError, ParameterError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
-import { ImageModel } from '../images';
 import type { RegistriesService } from '../registries';
-import { loadActiveSuppressions, suppressedCves } from '../suppressions/suppression.match';
-import { DeliveryModel, WebhookModel, type WebhookDoc } from './alerts.model';
-import type { AlertPayload, CreateWebhook, ListWebhooksQuery, UpdateWebhook, WebhookView } from './alerts.schemas';
+import { WebhookModel, type WebhookDoc } from './alerts.model';
+import { createAlertOutbox, type AlertOutbox } from './alerts.outbox';
+import type { CreateWebhook, ListWebhooksQuery, UpdateWebhook, WebhookView } from './alerts.schemas';
 
 export const SECRET_MASK = '******';
-/** Bounds of one payload: a first scan can bring hundreds of CVEs and a digest can serve many tags. */
-const MAX_VULNERABILITIES = 1000;
-const MAX_IMAGES = 500;
 
 export interface AlertsDeps {
   registries: RegistriesService;
@@ -23,14 +17,8 @@ export interface AlertsDeps {
   alerts: Config['alerts'];
   /** The outbound HTTP layer: receiver URLs are checked against its egress policy when entered. */
   outbound?: Outbound;
-}
-
-/** One receiver as the enqueuer sees it. */
-interface Receiver {
-  id: string;
-  url: string;
-  minLevel: Level;
-  repository: string | null;
+  /** The derivation the hint runs (one per service when absent). */
+  outbox?: AlertOutbox;
 }
 
 export interface AlertsService {
@@ -41,10 +29,12 @@ export interface AlertsService {
   update(id: string, body: UpdateWebhook, ctx: Ctx): Promise<WebhookView>;
   remove(id: string, ctx: Ctx): Promise<WebhookView>;
   /**
-   * Queues alerts for findings a scan stored for the first time: one outbox document per receiver
-   * that has something at or above its level, not suppressed, in its registries. Never throws and
-   * sends nothing itself (the delivery worker does), so a scan is neither failed nor slowed by a receiver.
-   * Returns the number of deliveries queued.
+   * A wake-up hint after a scan stored findings for the first time: derives the alert outbox of that
+   * digest now (alerts.outbox.ts) from what is stored (the findings and images flagged
+   * `alertPending`), not from `findings`, which only says whether there is anything new. Nothing is
+   * lost when this call never comes (a crash): the periodic pass derives the same flags. Never
+   * throws and sends nothing itself (the delivery worker does), so a scan is neither failed nor
+   * slowed by a receiver. Returns the number of deliveries queued.
    */
   newFindings(digest: string, findings: readonly Finding[], ctx: Ctx): Promise<number>;
   /** The HMAC key of a receiver id (`config:<n>` or a webhook _id); undefined: unsigned. Throws NotFoundError when the webhook is gone. */
@@ -104,6 +94,7 @@ function assertSecretStaysWithOrigin(current: WebhookDoc, body: UpdateWebhook): 
 
 export function createAlertsService(deps: AlertsDeps): AlertsService {
   const outbound = deps.outbound ?? outboundFor();
+  const outbox = deps.outbox ?? createAlertOutbox({ alerts: deps.alerts });
 
   /** A receiver URL the egress policy denies is refused when entered (5003 naming body.url and the rule). */
   async function assertEgress(url: string): Promise<void> {
@@ -125,24 +116,6 @@ export function createAlertsService(deps: AlertsDeps): AlertsService {
     if (repository === undefined || repository === null) return repository;
     return (await deps.registries.resolve(repository)).key;
   }
-
-  async function receivers(): Promise<Receiver[]> {
-    const configured = deps.alerts.webhookUrls.map((url, i) => ({
-      id: `config:${i}`,
-      url,
-      minLevel: deps.alerts.minLevel,
-      repository: null,
-    }));
-    const managed = await WebhookModel.find({ enabled: true }, { url: 1, minLevel: 1, repository: 1 }).lean<
-      WebhookDoc[]
-    >();
-    return [
-      ...configured,
-      ...managed.map((w) => ({ id: String(w._id), url: w.url, minLevel: w.minLevel, repository: w.repository })),
-    ];
-  }
-
-  const rank = (level: string) => LEVEL_RANK[normaliseLevel(level)];
 
   return {
     async list(q) {
@@ -202,65 +175,15 @@ export function createAlertsService(deps: AlertsDeps): AlertsService {
     },
 
     async newFindings(digest, findings, ctx) {
+      // A hint, not the source of truth: what is announced is derived from the stored flags, by this
+      // call for this digest now, or by the periodic pass when this call never comes (a crash).
       if (!findings.length) return 0;
       try {
-        const all = await receivers();
-        if (!all.length) return 0;
-        const lowest = Math.min(...all.map((r) => LEVEL_RANK[r.minLevel]));
-        const candidates = findings
-          .filter((f) => rank(f.level) >= lowest)
-          .sort((a, b) => rank(b.level) - rank(a.level) || a.cveId.localeCompare(b.cveId));
-        if (!candidates.length) return 0;
-        const images = await ImageModel.find({ digest, present: true }, { repository: 1, image: 1, tag: 1 })
-          .limit(MAX_IMAGES)
-          .lean<Array<{ repository: string; image: string; tag: string }>>();
-        if (!images.length) return 0;
-        const sups = await loadActiveSuppressions();
-        const now = new Date();
-        const docs = [];
-        for (const r of all) {
-          const served = images.filter((i) => !r.repository || i.repository === r.repository);
-          const suppressed = served.map((i) => suppressedCves(sups, i));
-          // A CVE is news for this receiver when at least one of its images does not suppress it.
-          const vulns = candidates.filter(
-            (f) => rank(f.level) >= LEVEL_RANK[r.minLevel] && suppressed.some((s) => !s.has(f.cveId)),
-          );
-          if (!vulns.length) continue;
-          const eventId = randomUUID();
-          const payload: AlertPayload = {
-            id: eventId,
-            type: 'vulnerabilities.new',
-            createdAt: now.toISOString(),
-            digest,
-            minLevel: r.minLevel,
-            vulnerabilities: vulns.slice(0, MAX_VULNERABILITIES).map((f) => ({
-              cveId: f.cveId,
-              level: f.level,
-              package: f.type,
-              version: f.version,
-              fixedBy: f.fixedBy,
-              link: f.link,
-            })),
-            vulnerabilitiesTotal: vulns.length,
-            images: served
-              .filter((_, i) => vulns.some((f) => !suppressed[i]!.has(f.cveId)))
-              .map((i) => ({ registry: i.repository, image: i.image, tag: i.tag, digest })),
-          };
-          docs.push({
-            eventId,
-            receiver: r.id,
-            url: r.url,
-            body: JSON.stringify(payload),
-            state: 'pending',
-            attempts: 0,
-            notBefore: now,
-          });
-        }
-        if (docs.length) await DeliveryModel.insertMany(docs, { ordered: false });
-        ctx.log.info({ digest, deliveries: docs.length, candidates: candidates.length }, 'alerts queued');
-        return docs.length;
+        const result = await outbox.derive(ctx, [digest]);
+        if (result.deliveries) ctx.log.info({ digest, ...result }, 'alerts queued');
+        return result.deliveries;
       } catch (err) {
-        ctx.log.warn({ digest, err: (err as Error).message }, 'alerts could not be queued; the scan goes on');
+        ctx.log.warn({ digest, err: (err as Error).message }, 'alerts not derived now; the periodic pass will');
         return 0;
       }
     },

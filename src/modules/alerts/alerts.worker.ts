@@ -80,7 +80,7 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
     try {
       await purgeFinished();
     } finally {
-      await releaseLease(PURGE_LEASE, deps.instance);
+      await releaseLease(lease);
     }
   }
 
@@ -121,7 +121,10 @@ export function createAlertWorker(deps: AlertWorkerDeps): AlertWorker {
       const headers: Record<string, string> = {
         'content-type': 'application/json',
         'user-agent': 'vulnscan-alerts/1',
+        // The event id is the idempotency key: the same on every attempt, and on a re-send after this
+        // instance died mid-delivery (the one duplicate the outbox cannot rule out; receivers dedupe on it).
         'x-vulnscan-event': d.eventId,
+        'idempotency-key': d.eventId,
         'x-vulnscan-timestamp': String(Math.floor(Date.now() / 1000)),
       };
       if (secret) headers['x-vulnscan-signature'] = signBody(secret, d.body);

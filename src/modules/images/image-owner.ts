@@ -34,16 +34,21 @@ export function createImageOwner(deps: ImageOwnerDeps) {
 
   /** One drain under the lease; null when another instance holds it. Rejects on failure. */
   async function drain(): Promise<DrainResult | null> {
-    if (!(await acquireLease(DRAIN_LEASE, deps.instance, deps.leaseMs))) return null;
-    const renew = keepLease(DRAIN_LEASE, deps.instance, deps.leaseMs, log);
+    const held = await acquireLease(DRAIN_LEASE, deps.instance, deps.leaseMs);
+    if (!held) return null;
+    const renew = keepLease(held, deps.leaseMs, log);
     const started = Date.now();
     try {
-      const result = await drainImageMarkers({ batch: deps.batch, minAgeMs: deps.minAgeMs }, { log }, () => stopping);
+      const result = await drainImageMarkers(
+        { batch: deps.batch, minAgeMs: deps.minAgeMs },
+        { log },
+        () => stopping || renew.signal.aborted,
+      );
       if (result.digests || result.stale) log.info({ ...result, ms: Date.now() - started }, 'dirty images recomputed');
       return result;
     } finally {
       await renew.stop();
-      await releaseLease(DRAIN_LEASE, deps.instance).catch(() => undefined);
+      await releaseLease(held).catch(() => undefined);
     }
   }
 
@@ -56,23 +61,19 @@ export function createImageOwner(deps: ImageOwnerDeps) {
     if (!lease) return null;
     const last = lease.data?.lastRunAt ? new Date(lease.data.lastRunAt as string).getTime() : 0;
     if (!force && Date.now() - last < deps.reconcileMs) {
-      await releaseLease(RECONCILE_LEASE, deps.instance);
+      await releaseLease(lease);
       return null;
     }
-    const renew = keepLease(RECONCILE_LEASE, deps.instance, deps.leaseMs, log);
+    const renew = keepLease(lease, deps.leaseMs, log);
     try {
-      const result = await reconcileImages({ batch: deps.batch }, { log }, () => stopping);
+      const result = await reconcileImages({ batch: deps.batch }, { log }, () => stopping || renew.signal.aborted);
       await renew.stop();
       // A run cut short by a shutdown does not count as the interval's run.
-      await releaseLease(
-        RECONCILE_LEASE,
-        deps.instance,
-        stopping ? undefined : { lastRunAt: new Date(), lastResult: result },
-      );
+      await releaseLease(lease, stopping ? undefined : { lastRunAt: new Date(), lastResult: result });
       return result;
     } catch (err) {
       await renew.stop();
-      await releaseLease(RECONCILE_LEASE, deps.instance).catch(() => undefined);
+      await releaseLease(lease).catch(() => undefined);
       throw err;
     }
   }

@@ -41,6 +41,8 @@ const imageSchema = new Schema(
     present: { type: Boolean, default: true },
     /** Start of the discovery that last saw this tag (older than the latest full discovery: vanished). */
     seenAt: { type: Date, default: null },
+    /** Set when the tag became present with this digest (new, back, moved); cleared once the alert outbox derived it. */
+    alertPending: { type: Boolean },
     /** First and last completed scan (the seed's created_at / updated_at). */
     created_at: { type: Date, default: null },
     updated_at: { type: Date, default: null },
@@ -61,6 +63,8 @@ for (const field of IMAGE_SORT_FIELDS) {
 imageSchema.index({ score: 1 });
 // The drainer finds scores computed with older weights (src/modules/images/image-state.ts).
 imageSchema.index({ scoreVersion: 1 });
+// The alert outbox reads the images not yet derived (absent on every other one).
+imageSchema.index({ alertPending: 1, digest: 1 });
 
 export interface ImageDoc extends Record<(typeof LEVELS)[number], number> {
   _id: mongoose.Types.ObjectId;

@@ -246,22 +246,21 @@ export async function upsertResolved(
     const old = known.get(r);
     // Without the snapshot (factories, pushes) every tag is written, so `seenAt` moves for markVanished.
     if (stored && old && old.present && old.digest === r.digest && old.tagDigest === r.tagDigest) continue;
-    if (!old || !old.present || old.digest !== r.digest) moved.push(r.digest, old?.digest);
+    const arrived = !old || !old.present || old.digest !== r.digest;
+    if (arrived) moved.push(r.digest, old?.digest);
     if (!old || old.digest !== r.digest) {
       rederive.add(r.digest);
       if (old?.digest) rederive.add(old.digest);
     }
     // Discovery writes where a tag points and whether it is listed; the counts, score and scan state
     // belong to the images module, which derives them for the new digest below.
+    const set: Record<string, unknown> = { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt };
+    // The digest is new to this tag: its receivers hear about it (alerts.outbox.ts), written with the tag.
+    if (arrived) set.alertPending = true;
     ops.push({
       updateOne: {
         filter: { repository: key, image: r.image, tag: r.tag, platform: r.platform },
-        update: old
-          ? { $set: { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt } }
-          : {
-              $set: { digest: r.digest, tagDigest: r.tagDigest, present: true, seenAt },
-              $setOnInsert: noDigestState(),
-            },
+        update: old ? { $set: set } : { $set: set, $setOnInsert: noDigestState() },
         upsert: true,
       },
     });

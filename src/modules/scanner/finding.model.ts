@@ -33,6 +33,8 @@ const findingSchema = new Schema(
     created_at: { type: Date, required: true },
     updated_at: { type: Date, required: true },
     fixedAt: { type: Date, default: null },
+    /** Set when first stored, cleared once the alert outbox has derived it (src/modules/alerts/alerts.outbox.ts). */
+    alertPending: { type: Boolean },
   },
   { versionKey: false },
 );
@@ -44,6 +46,8 @@ for (const field of Object.values(FINDING_SORT_FIELDS)) {
 }
 // Which images a CVE hits.
 findingSchema.index({ cveId: 1, fixedAt: 1, digest: 1 });
+// The alert outbox reads the findings not yet derived (absent on every other one).
+findingSchema.index({ alertPending: 1, digest: 1 });
 
 export interface FindingDoc {
   _id: mongoose.Types.ObjectId;

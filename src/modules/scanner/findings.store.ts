@@ -107,6 +107,8 @@ export async function storeReport(
         created_at: now,
         updated_at: now,
         fixedAt: null,
+        // Written with the finding, so a crash before the alert is queued loses nothing (alerts.outbox.ts).
+        alertPending: true,
       });
     } else if (old.fixedAt == null && STORED_FIELDS.every((n) => old[n] === fields[n])) {
       unchanged++;

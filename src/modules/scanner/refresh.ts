@@ -69,6 +69,8 @@ export function createRefresher(deps: RefreshDeps) {
     const pool = new Set<Promise<void>>();
     const one = async (job: Pick<ScanJobDoc, '_id' | 'digest' | 'result' | 'firstScannedAt'>) => {
       const report = await deps.clair.report!(job.digest, ctx);
+      // A refresher that lost its lease writes nothing more (another instance refreshes now).
+      ctx.signal?.throwIfAborted();
       const at = new Date();
       if (!report) {
         await ScanJobModel.updateOne(
@@ -108,6 +110,7 @@ export function createRefresher(deps: RefreshDeps) {
       result.refreshed++;
     };
     for await (const job of cursor) {
+      ctx.signal?.throwIfAborted();
       const p: Promise<void> = one(job)
         .catch((err: unknown) =>
           log.warn({ digest: job.digest, err: (err as Error).message }, 'refresh of one digest failed'),
@@ -130,21 +133,21 @@ export function createRefresher(deps: RefreshDeps) {
     if (!lease) return null;
     const last = lease.data?.lastRunAt ? new Date(lease.data.lastRunAt as string).getTime() : 0;
     if (!force && Date.now() - last < deps.scan.refreshIntervalMs) {
-      await releaseLease(LEASE, deps.instance);
+      await releaseLease(lease);
       return null;
     }
-    const renew = keepLease(LEASE, deps.instance, deps.scan.leaseMs, log);
+    const renew = keepLease(lease, deps.scan.leaseMs, log);
     const started = Date.now();
     try {
-      const result = await refreshAll({ log });
+      const result = await refreshAll({ log, signal: renew.signal });
       log.info({ ...result, ms: Date.now() - started }, 'vulnerability reports refreshed');
-      await releaseLease(LEASE, deps.instance, { lastRunAt: new Date(), lastResult: result });
+      await renew.stop();
+      await releaseLease(lease, { lastRunAt: new Date(), lastResult: result });
       return result;
     } catch (err) {
-      await releaseLease(LEASE, deps.instance).catch(() => undefined);
-      throw err;
-    } finally {
       await renew.stop();
+      await releaseLease(lease).catch(() => undefined);
+      throw err;
     }
   }
 

@@ -2,7 +2,7 @@ import type mongoose from 'mongoose';
 import type { ClairClient } from '../../clients/clair';
 import type { Config } from '../../config';
 import { bulkWriteCapped, insertManyCapped } from '../../db/batch';
-import { acquireLease, readLease, releaseLease, renewLease } from '../../db/lease';
+import { acquireLease, keepLease, readLease, releaseLease, type HeldLease } from '../../db/lease';
 import { NotFoundError } from '../../errors/app-error';
 import type { Ctx } from '../../http/context';
 import { ImageModel, markImagesDirty, recomputeImages, type ImageDoc } from '../images';
@@ -55,13 +55,19 @@ export interface DiscoveryResult {
 }
 
 /** Runs `fn` over `items`, at most `limit` at once; rejects with the first error once the others settled. */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   let failed: { err: unknown } | null = null;
   const lane = async () => {
     while (!failed && next < items.length) {
       const item = items[next++]!;
       try {
+        signal?.throwIfAborted();
         await fn(item);
       } catch (err) {
         failed ??= { err };
@@ -291,7 +297,9 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
    * what changed: a tag whose manifest digest (`HEAD`) matches the stored one is neither read again
    * nor written; new and changed tags are resolved (manifest, config) and upserted; stored tags not
    * listed any more are marked vanished. Per-tag 404s and unsupported media types skip the tag; any
-   * other error stops the discovery before the vanish step (the caller records it).
+   * other error stops the discovery before the vanish step (the caller records it). `ctx.signal`
+   * (the registry's discovery lease) cancels the registry calls in flight and is checked before every
+   * write, so a discovery that lost its lease writes nothing more and never marks anything vanished.
    */
   async function runDiscovery(
     key: string,
@@ -318,6 +326,7 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     let needSummary = new Set<string>();
     const flush = async () => {
       if (!batch.length && !unchangedSources.size) return;
+      ctx.signal?.throwIfAborted();
       for (const r of batch) {
         const old = stored.get(r);
         if (!old || old.digest !== r.digest || old.scanStatus !== 'done') needSummary.add(r.digest);
@@ -366,17 +375,51 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     };
     for await (const listed of listImages(client, lister, req, ctx)) {
       for (let i = 0; i < listed.tags.length; i += BATCH) {
-        await eachLimit(listed.tags.slice(i, i + BATCH), deps.scan.discoveryConcurrency, (tag) =>
-          resolveOne(listed.image, tag),
+        await eachLimit(
+          listed.tags.slice(i, i + BATCH),
+          deps.scan.discoveryConcurrency,
+          (tag) => resolveOne(listed.image, tag),
+          ctx.signal,
         );
+        ctx.signal?.throwIfAborted();
         if (batch.length + unchangedSources.size >= BATCH) await flush();
       }
     }
     await flush();
+    // The vanish step is the one that hides tags: only a discovery that still holds its lease takes it.
+    ctx.signal?.throwIfAborted();
     if (!req.tag) result.vanished = await markVanishedImages(stored.vanished(seen, req.image), started);
     result.digests = seenDigests.size;
     ctx.log.info({ ...result, ms: Date.now() - started.getTime() }, 'discovery finished');
     return result;
+  }
+
+  /** Runs a registry (or image) discovery under a lease this process just took; releases it with the outcome. */
+  async function discoverHeld(
+    held: HeldLease,
+    key: string,
+    req: { image?: string; tag?: string; force?: boolean },
+    ctx: Ctx,
+  ): Promise<DiscoveryResult> {
+    const startedAt = new Date();
+    const kept = keepLease(held, deps.scan.leaseMs, ctx.log);
+    try {
+      const result = await runDiscovery(key, req, { ...ctx, signal: kept.signal });
+      await kept.stop();
+      await releaseLease(held, { startedAt, finishedAt: new Date(), error: null, tags: result.tags });
+      return result;
+    } catch (err) {
+      await kept.stop();
+      // Recorded as the registry's last discovery (GET /api/scanner/jobs?repository=); a lost lease
+      // records nothing (the release is a no-op: the lease is another discovery's now).
+      await releaseLease(held, {
+        startedAt,
+        finishedAt: new Date(),
+        error: (err as Error).message,
+        tags: null,
+      }).catch(() => undefined);
+      throw err;
+    }
   }
 
   async function discover(
@@ -386,47 +429,27 @@ export function createScannerService(deps: ScannerDeps): ScannerService {
     const key = await registryKeyOf(req.repository);
     // One tag (scan on push) needs no registry-wide lease; a registry or image discovery does.
     if (req.image && req.tag) return runDiscovery(key, req, ctx);
-    const lease = `discover:${key}`;
-    const held = await acquireLease(lease, deps.instance, deps.scan.leaseMs);
+    // Refused while held anywhere, this process included (leases are not re-entrant).
+    const held = await acquireLease(`discover:${key}`, deps.instance, deps.scan.leaseMs);
     if (!held) return null;
-    const startedAt = new Date();
-    const renew = setInterval(
-      () => {
-        renewLease(lease, deps.instance, deps.scan.leaseMs).catch((err: unknown) =>
-          ctx.log.warn({ err: (err as Error).message }, 'discovery lease renewal failed'),
-        );
-      },
-      Math.max(250, Math.floor(deps.scan.leaseMs / 3)),
-    );
-    renew.unref();
-    try {
-      const result = await runDiscovery(key, req, ctx);
-      await releaseLease(lease, deps.instance, {
-        startedAt,
-        finishedAt: new Date(),
-        error: null,
-        tags: result.tags,
-      });
-      return result;
-    } catch (err) {
-      await releaseLease(lease, deps.instance, {
-        startedAt,
-        finishedAt: new Date(),
-        error: (err as Error).message,
-        tags: null,
-      }).catch(() => undefined);
-      throw err;
-    } finally {
-      clearInterval(renew);
-    }
+    return discoverHeld(held, key, req, ctx);
   }
 
-  /** Runs a discovery in the background unless one of that registry is running anywhere; true when started. */
+  /**
+   * Starts a discovery in the background; true when started. A registry or image discovery takes the
+   * registry's lease first, here, so `started` is false whenever another one holds it (another
+   * instance, or another trigger of this process in the same tick).
+   */
   async function startDiscovery(key: string, req: { image?: string; tag?: string; force?: boolean }, ctx: Ctx) {
-    const current = await readLease(`discover:${key}`);
-    const running = Boolean(current?.owner && current.until && new Date(current.until).getTime() > Date.now());
-    if (running && !(req.image && req.tag)) return false;
-    const p = discover({ ...req, repository: key }, ctx)
+    let run: () => Promise<unknown>;
+    if (req.image && req.tag) {
+      run = () => runDiscovery(key, req, ctx);
+    } else {
+      const held = await acquireLease(`discover:${key}`, deps.instance, deps.scan.leaseMs);
+      if (!held) return false;
+      run = () => discoverHeld(held, key, req, ctx);
+    }
+    const p = run()
       .catch((err: unknown) => ctx.log.error({ registry: key, err: (err as Error).message }, 'discovery failed'))
       .finally(() => background.delete(p));
     background.add(p);

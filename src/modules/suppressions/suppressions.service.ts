@@ -107,6 +107,7 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
       expired.map((s) => s.cveId),
       ctx,
     );
+    ctx.signal?.throwIfAborted();
     await SuppressionModel.updateMany(
       { _id: { $in: expired.map((s) => s._id) }, active: true, expiresAt: { $lte: now } },
       { $set: { active: false } },
@@ -123,12 +124,12 @@ export function createSuppressionsService(deps: SuppressionsDeps): SuppressionsS
     const leaseMs = Math.max(10_000, deps.suppressions.sweepMs * 2);
     const lease = await acquireLease(LEASE, deps.instance, leaseMs);
     if (!lease) return;
-    const renew = keepLease(LEASE, deps.instance, leaseMs, log);
+    const renew = keepLease(lease, leaseMs, log);
     try {
-      await sweepExpired({ log });
+      await sweepExpired({ log, signal: renew.signal });
     } finally {
       await renew.stop();
-      await releaseLease(LEASE, deps.instance).catch(() => undefined);
+      await releaseLease(lease).catch(() => undefined);
     }
   }
 

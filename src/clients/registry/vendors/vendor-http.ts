@@ -130,12 +130,17 @@ export function createVendorHttp(opts: VendorHttpOptions): VendorHttp {
     baseURL: opts.baseURL,
     async get<T>(ctx: Ctx, url: string, schema: z.ZodType<T>, what: string): Promise<VendorReply<T>> {
       for (let attempt = 0; ; attempt++) {
+        ctx.signal?.throwIfAborted();
         await throttle();
         const started = Date.now();
         let res;
         try {
-          res = await http.get<unknown>(url, { headers: ctx.requestId ? { 'X-Request-Id': ctx.requestId } : {} });
+          res = await http.get<unknown>(url, {
+            headers: ctx.requestId ? { 'X-Request-Id': ctx.requestId } : {},
+            ...(ctx.signal ? { signal: ctx.signal } : {}),
+          });
         } catch (e) {
+          if (ctx.signal?.aborted) throw ctx.signal.reason;
           throw transportError(e, url);
         }
         ctx.log.debug({ vendor, url, status: res.status, ms: Date.now() - started }, 'vendor list call');
