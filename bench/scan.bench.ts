@@ -118,11 +118,18 @@ export async function scanBench(dbUri: string): Promise<void> {
       `service: registry added → ${n} images scored, ${c} at a time`,
       `${service} ms (all ${n} discovered after ${discovered} ms; ${failed} failed)`,
     );
-    const scans = scanTimes(svc.proc.logPath);
+    const { total: scans, stages } = scanTimes(svc.proc.logPath);
     if (scans.length) {
       report(
         `  per image in the service's log (${scans.length} scans)`,
         `median ${percentile(scans, 50)} ms, p90 ${percentile(scans, 90)} ms`,
+      );
+      const mean = (xs: number[]) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+      report(
+        '  stage means per image (ms)',
+        Object.entries(stages)
+          .map(([stage, xs]) => `${stage} ${mean(xs)}`)
+          .join(', '),
       );
     }
 
@@ -177,24 +184,29 @@ function run(cmd: string, args: string[]): Promise<void> {
   });
 }
 
-/** Milliseconds of each 'image scanned' line in the service's JSON log, sorted. */
-function scanTimes(logPath: string | undefined): number[] {
-  if (!logPath) return [];
+/**
+ * Milliseconds of each 'image scanned' line in the service's JSON log (sorted), and its per-stage
+ * times (claim, prepare, clair, store, derive, history, done, alerts), from the scan worker.
+ */
+function scanTimes(logPath: string | undefined): { total: number[]; stages: Record<string, number[]> } {
+  const out = { total: [] as number[], stages: {} as Record<string, number[]> };
+  if (!logPath) return out;
   let text: string;
   try {
     text = readFileSync(logPath, 'utf8');
   } catch {
-    return [];
+    return out;
   }
-  const out: number[] = [];
   for (const line of text.split('\n')) {
     if (!line.includes('"image scanned"')) continue;
     try {
-      const ms = (JSON.parse(line) as { ms?: number }).ms;
-      if (typeof ms === 'number') out.push(ms);
+      const rec = JSON.parse(line) as { ms?: number; stages?: Record<string, number> };
+      if (typeof rec.ms === 'number') out.total.push(rec.ms);
+      for (const [stage, ms] of Object.entries(rec.stages ?? {})) (out.stages[stage] ??= []).push(ms);
     } catch {
       // not JSON
     }
   }
-  return out.sort((a, b) => a - b);
+  out.total.sort((a, b) => a - b);
+  return out;
 }

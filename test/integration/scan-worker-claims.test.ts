@@ -40,7 +40,12 @@ const registries = {
   }),
 } as unknown as RegistriesService;
 
-function worker(instance: string, scan: (input: unknown) => Promise<ScanReport>, env: Record<string, string> = {}) {
+function worker(
+  instance: string,
+  scan: (input: unknown) => Promise<ScanReport>,
+  env: Record<string, string> = {},
+  alerts?: { newFindings(): Promise<number> },
+) {
   const config = loadConfig({ SCAN_MAX_ATTEMPTS: '3', ...env });
   const clair = { version: 'v4', scan } as unknown as ClairClient;
   return createScanWorker({
@@ -50,6 +55,7 @@ function worker(instance: string, scan: (input: unknown) => Promise<ScanReport>,
     clairIndexTimeoutMs: 5000,
     logger: createLogger('silent'),
     instance,
+    alerts,
   });
 }
 
@@ -194,5 +200,32 @@ describe('scan worker claims', () => {
     });
     expect(await failing.runOnce()).toBe(true);
     expect(await ImageModel.findOne({ digest: D }).lean()).toMatchObject({ scanStatus: 'failed', scanError: 'gone' });
+  });
+
+  it('When the alert derivation is slow, then the scan is done without waiting for it, and drain() waits for it', async () => {
+    await queued();
+    const derivation = deferred<number>();
+    let hinted = 0;
+    const w = worker(
+      'inst-a',
+      async () => report(),
+      {},
+      {
+        newFindings: () => {
+          hinted++;
+          return derivation.promise;
+        },
+      },
+    );
+    expect(await w.runOnce()).toBe(true);
+    expect(hinted).toBe(1);
+    expect((await job())!.state).toBe('done');
+    let drained = false;
+    const draining = w.drain(5000).then(() => (drained = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(drained).toBe(false);
+    derivation.resolve(1);
+    await draining;
+    expect(drained).toBe(true);
   });
 });

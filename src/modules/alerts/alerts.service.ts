@@ -34,7 +34,8 @@ export interface AlertsService {
    * `alertPending`), not from `findings`, which only says whether there is anything new. Nothing is
    * lost when this call never comes (a crash): the periodic pass derives the same flags. Never
    * throws and sends nothing itself (the delivery worker does), so a scan is neither failed nor
-   * slowed by a receiver. Returns the number of deliveries queued.
+   * slowed by a receiver. Hints that arrive while a derivation runs share the next one; the promise
+   * resolves with the deliveries that derivation queued (for every digest it covered).
    */
   newFindings(digest: string, findings: readonly Finding[], ctx: Ctx): Promise<number>;
   /** The HMAC key of a receiver id (`config:<n>` or a webhook _id); undefined: unsigned. Throws NotFoundError when the webhook is gone. */
@@ -95,6 +96,10 @@ function assertSecretStaysWithOrigin(current: WebhookDoc, body: UpdateWebhook): 
 export function createAlertsService(deps: AlertsDeps): AlertsService {
   const outbound = deps.outbound ?? outboundFor();
   const outbox = deps.outbox ?? createAlertOutbox({ alerts: deps.alerts });
+  // Digests hinted since the last derivation began, the derivation they will share, and the one running.
+  const hinted = new Set<string>();
+  let nextDerive: Promise<number> | null = null;
+  let deriving: Promise<unknown> = Promise.resolve();
 
   /** A receiver URL the egress policy denies is refused when entered (5003 naming body.url and the rule). */
   async function assertEgress(url: string): Promise<void> {
@@ -174,18 +179,33 @@ export function createAlertsService(deps: AlertsDeps): AlertsService {
       return toView(doc);
     },
 
-    async newFindings(digest, findings, ctx) {
-      // A hint, not the source of truth: what is announced is derived from the stored flags, by this
-      // call for this digest now, or by the periodic pass when this call never comes (a crash).
-      if (!findings.length) return 0;
-      try {
-        const result = await outbox.derive(ctx, [digest]);
-        if (result.deliveries) ctx.log.info({ digest, ...result }, 'alerts queued');
-        return result.deliveries;
-      } catch (err) {
-        ctx.log.warn({ digest, err: (err as Error).message }, 'alerts not derived now; the periodic pass will');
-        return 0;
+    newFindings(digest, findings, ctx) {
+      // A hint, not the source of truth: what is announced is derived from the stored flags, by a
+      // derivation soon after this call, or by the periodic pass when this call never comes (a crash).
+      if (!findings.length) return Promise.resolve(0);
+      hinted.add(digest);
+      if (!nextDerive) {
+        // Hints that arrive while a derivation runs share the next one: one pass for many scans.
+        const run = deriving.then(async () => {
+          nextDerive = null;
+          const digests = [...hinted];
+          hinted.clear();
+          try {
+            const result = await outbox.derive(ctx, digests);
+            if (result.deliveries) ctx.log.info({ ...result, hinted: digests.length }, 'alerts queued');
+            return result.deliveries;
+          } catch (err) {
+            ctx.log.warn(
+              { digests: digests.length, err: (err as Error).message },
+              'alerts not derived now; the periodic pass will',
+            );
+            return 0;
+          }
+        });
+        nextDerive = run;
+        deriving = run;
       }
+      return nextDerive;
     },
 
     async secretOf(receiver) {
