@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { ensureClairBinaries } from '../scripts/ensure-clair';
+import { eachLimit } from '../src/modules/scanner/scanner.service';
 import { startClair } from '../proof/lib/clair';
 import { pushImages, startRegistry, type RegistryProcess } from '../proof/lib/registry';
 import { startService } from '../proof/lib/service';
@@ -158,15 +159,6 @@ export async function scanBench(dbUri: string): Promise<void> {
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
-}
-
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]);
-    }),
-  );
 }
 
 function run(cmd: string, args: string[]): Promise<void> {

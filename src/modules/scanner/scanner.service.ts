@@ -55,7 +55,7 @@ export interface DiscoveryResult {
 }
 
 /** Runs `fn` over `items`, at most `limit` at once; rejects with the first error once the others settled. */
-async function eachLimit<T>(
+export async function eachLimit<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,
